@@ -1,0 +1,3 @@
+from m5syndicate.cli import main
+
+main()

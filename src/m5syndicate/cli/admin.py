@@ -1,0 +1,74 @@
+"""Admin commands: `db upgrade`, `config show`, `status`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.config import as_redacted_dict
+from m5syndicate.store import migrate
+from m5syndicate.store.status import read_status
+
+
+@main.group()
+def db() -> None:
+    """Create or migrate the database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(obj: Context) -> None:
+    """Create or migrate the schema to the newest revision (SQLite or PostgreSQL)."""
+    runtime = obj.runtime()
+    before, after = migrate.upgrade(runtime.engine)
+    if before == after:
+        click.echo(f"database already at revision {after}")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after}")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like text.")
+@pass_context
+def config_show(obj: Context, as_json: bool) -> None:
+    """Print the effective configuration (file + env), secrets redacted."""
+    settings = obj.settings()
+    data = as_redacted_dict(settings)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"# read from: {settings.path}")
+    for section, values in data.items():
+        if section == "sources":
+            for source in values:
+                click.echo("\n[[sources]]")
+                print_values(source)
+        else:
+            click.echo(f"\n[{section}]")
+            print_values(values)
+
+
+def print_values(values: dict[str, object]) -> None:
+    for key, value in values.items():
+        click.echo(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+
+
+@main.command()
+@pass_context
+def status(obj: Context) -> None:
+    """Counts: articles, subscribers by state, editions, deliveries, failing sources."""
+    runtime = obj.runtime()
+    migrate.require_current(runtime.engine)
+    report = read_status(runtime.engine)
+    for title, counts in report.sections():
+        click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    if report.failing_sources:
+        click.echo("\nfailing sources:")
+        echo_table(report.failing_sources, ("source", "errors", "last error", "next check"))

@@ -1,0 +1,81 @@
+"""One exception tree for m5syndicate.
+
+Third-party exceptions are translated into these at the boundary (``raise X from exc``);
+the CLI maps them to exit codes in one place (``cli.main``) and the web app to HTTP
+statuses in one place.
+
+    M5Error                      anything m5syndicate reports to a person (exit 1)
+    ├── ConfigError              a configuration file, key or value is wrong
+    ├── StoreError               the database is unreachable or refused a statement
+    │   └── NotFound             a named row (subscriber, edition, source) does not exist
+    ├── CollectError             a source could not be fetched or parsed
+    │   ├── FetchError           the HTTP exchange failed (status, timeout, size cap...)
+    │   └── ParseError           the payload was not what its source type promises
+    ├── InputError               a person's input (CSV row, form field, address) is invalid
+    ├── RenderError              a template is missing or failed to render
+    └── DeliveryError            mail could not be handed over
+        ├── TemporaryFailure     retry later on a fresh connection (4xx, 421, timeouts)
+        └── PermanentFailure     never retry this message (5xx)
+
+Messages read "<what>: <why>; <what to do>" so a person can act on them.
+"""
+
+from __future__ import annotations
+
+
+class M5Error(Exception):
+    """Base of every error m5syndicate reports to a person."""
+
+    exit_code = 1
+
+
+class ConfigError(M5Error):
+    """A configuration file, key or value is wrong."""
+
+
+class StoreError(M5Error):
+    """The database is unreachable or refused a statement."""
+
+
+class NotFound(StoreError):
+    """A named row does not exist."""
+
+
+class CollectError(M5Error):
+    """A source could not be collected."""
+
+
+class FetchError(CollectError):
+    """The HTTP exchange with a source failed."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ParseError(CollectError):
+    """A payload was not what its source type promises."""
+
+
+class InputError(M5Error):
+    """A person's input is invalid (exit 2 when it came from the command line)."""
+
+
+class RenderError(M5Error):
+    """A template is missing or failed to render."""
+
+
+class DeliveryError(M5Error):
+    """Mail could not be handed over."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TemporaryFailure(DeliveryError):
+    """Retry later, on a fresh connection."""
+
+
+class PermanentFailure(DeliveryError):
+    """Never retry this message."""

@@ -1,0 +1,80 @@
+"""Plain data passed between the parts; no I/O here.
+
+Times are timezone-aware UTC datetimes everywhere inside the program; conversion to
+``site.timezone`` happens only where a person reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Category:
+    slug: str
+    name: str
+
+
+@dataclass
+class Article:
+    """One upstream post, as parsed and cleaned (``id`` is set once stored)."""
+
+    guid: str  # the upstream id (WordPress guid, feed entry id, file path): stable forever
+    url: str  # canonical absolute URL, tracking parameters removed
+    title: str
+    content_html: str  # sanitized
+    summary: str  # plain text, cut at a word boundary
+    language: str
+    published_at: datetime
+    updated_at: datetime
+    categories: list[Category] = field(default_factory=list)
+    author: str = ""
+    image_url: str = ""
+    image_alt: str = ""
+    content_hash: str = ""
+    id: int | None = None
+    source: str = ""
+    offered: bool = True  # False for backfilled articles: stored, shown in feeds, never mailed
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source's row: what the fetcher remembers between runs, and its health."""
+
+    name: str
+    type: str
+    url: str
+    etag: str = ""
+    last_modified: str = ""
+    cursor: str = ""  # source-specific high-water mark (WordPress: last modified_gmt seen)
+    last_success_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    error_count: int = 0
+    next_check_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass
+class Subscriber:
+    email: str
+    language: str = "tr"
+    cadence: str = "daily"
+    format: str = "html"  # html or text
+    status: str = "pending"  # pending, confirmed, unsubscribed
+    name: str = ""
+    categories: list[str] = field(default_factory=list)  # slugs; empty means all
+    token_version: int = 1
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    id: int | None = None
+
+
+SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped")
+EDITION_STATES = ("open", "sending", "paused", "done")

@@ -1,0 +1,1 @@
+"""Digests and subscriptions: editions, rendering, messages, transports, delivery."""

@@ -1,0 +1,187 @@
+"""Article rows and their categories.
+
+Identity: one row per upstream post, forever. An incoming article is matched by
+(source, guid), then by canonical URL, then by content hash; a match is updated in
+place, never duplicated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from m5syndicate.models import Article, Category
+from m5syndicate.store.engine import inserted_id
+from m5syndicate.store.schema import article_categories, articles, categories, sources
+
+
+@dataclass
+class UpsertResult:
+    new: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def upsert_articles(
+    conn: Connection, source_id: int, incoming: Iterable[Article], now: datetime
+) -> UpsertResult:
+    """Store each article once; update it in place when its content changed upstream."""
+    result = UpsertResult()
+    for article in incoming:
+        existing = find_existing(conn, source_id, article)
+        if existing is None:
+            result.new.append(insert_article(conn, source_id, article, now))
+        elif existing.content_hash != article.content_hash or existing.title != article.title:
+            update_article(conn, existing, article)
+            result.updated.append(existing.id)
+        else:
+            result.unchanged += 1
+    return result
+
+
+def find_existing(conn: Connection, source_id: int, article: Article) -> RowMapping | None:
+    probes = (
+        (articles.c.source_id == source_id) & (articles.c.guid == article.guid),
+        articles.c.url == article.url,
+        articles.c.content_hash == article.content_hash,
+    )
+    for condition in probes:
+        row = conn.execute(select(articles).where(condition).limit(1)).mappings().first()
+        if row is not None:
+            return row
+    return None
+
+
+def article_values(article: Article) -> dict[str, Any]:
+    return {
+        "url": article.url,
+        "content_hash": article.content_hash,
+        "title": article.title,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "author": article.author,
+        "image_url": article.image_url,
+        "image_alt": article.image_alt,
+        "language": article.language,
+        "published_at": article.published_at,
+        "updated_at": article.updated_at,
+    }
+
+
+def insert_article(conn: Connection, source_id: int, article: Article, now: datetime) -> int:
+    values = article_values(article)
+    statement = insert(articles).values(
+        source_id=source_id, guid=article.guid, collected_at=now, offered=article.offered, **values
+    )
+    article_id = inserted_id(conn.execute(statement))
+    link_categories(conn, article_id, article.categories)
+    return article_id
+
+
+def update_article(conn: Connection, existing: RowMapping, article: Article) -> None:
+    values = article_values(article)
+    # Upstream may not bump its modified time on every edit; ours must still move.
+    values["updated_at"] = max(article.updated_at, existing.updated_at)
+    values["published_at"] = existing.published_at
+    conn.execute(update(articles).where(articles.c.id == existing.id).values(**values))
+    conn.execute(delete(article_categories).where(article_categories.c.article_id == existing.id))
+    link_categories(conn, existing.id, article.categories)
+
+
+def link_categories(conn: Connection, article_id: int, cats: Sequence[Category]) -> None:
+    ids = {category_id(conn, category) for category in cats}
+    if ids:
+        conn.execute(
+            insert(article_categories),
+            [{"article_id": article_id, "category_id": cid} for cid in sorted(ids)],
+        )
+
+
+def category_id(conn: Connection, category: Category) -> int:
+    found = conn.execute(
+        select(categories.c.id).where(categories.c.slug == category.slug)
+    ).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    statement = insert(categories).values(slug=category.slug, name=category.name)
+    return inserted_id(conn.execute(statement))
+
+
+def list_categories(conn: Connection) -> list[Category]:
+    rows = conn.execute(select(categories.c.slug, categories.c.name).order_by(categories.c.slug))
+    return [Category(slug=row.slug, name=row.name) for row in rows]
+
+
+def latest_articles(
+    conn: Connection,
+    limit: int,
+    language: str | None = None,
+    category: str | None = None,
+) -> list[Article]:
+    """Newest first; ties broken by id so the order never changes between runs."""
+    query = select(articles, sources.c.name.label("source")).join(sources)
+    if language:
+        query = query.where(articles.c.language == language)
+    if category:
+        query = query.where(
+            articles.c.id.in_(
+                select(article_categories.c.article_id)
+                .join(categories)
+                .where(categories.c.slug == category)
+            )
+        )
+    query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
+    rows = list(conn.execute(query).mappings())
+    return to_articles(conn, rows)
+
+
+def to_articles(conn: Connection, rows: Sequence[RowMapping]) -> list[Article]:
+    cats = categories_of(conn, [row.id for row in rows])
+    return [
+        Article(
+            id=row.id,
+            guid=row.guid,
+            url=row.url,
+            title=row.title,
+            content_html=row.content_html,
+            summary=row.summary,
+            language=row.language,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            categories=cats.get(row.id, []),
+            author=row.author,
+            image_url=row.image_url,
+            image_alt=row.image_alt,
+            content_hash=row.content_hash,
+            source=row.get("source", ""),
+            offered=row.offered,
+        )
+        for row in rows
+    ]
+
+
+def categories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[Category]]:
+    found: dict[int, list[Category]] = {}
+    for start in range(0, len(article_ids), 500):  # stay under bound-parameter limits
+        chunk = article_ids[start : start + 500]
+        rows = conn.execute(
+            select(article_categories.c.article_id, categories.c.slug, categories.c.name)
+            .join(categories)
+            .where(article_categories.c.article_id.in_(chunk))
+            .order_by(article_categories.c.article_id, categories.c.slug)
+        )
+        for row in rows:
+            found.setdefault(row.article_id, []).append(Category(row.slug, row.name))
+    return found
+
+
+def count_articles(conn: Connection) -> Counter[str]:
+    """Articles per language."""
+    rows = conn.execute(select(articles.c.language, func.count()).group_by(articles.c.language))
+    return Counter({row[0]: int(row[1]) for row in rows})

@@ -1,0 +1,53 @@
+"""Everything `m5syndicate status` shows, read in one transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from m5syndicate.models import DELIVERY_STATES, SUBSCRIBER_STATES
+from m5syndicate.store import articles, sources, stats, subscribers
+
+
+@dataclass
+class StatusReport:
+    articles: Counter[str]
+    subscribers: Counter[str]
+    suppressed: int
+    editions: Counter[str]
+    deliveries: Counter[str]
+    failing_sources: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def sections(self) -> list[tuple[str, dict[str, int]]]:
+        return [
+            ("articles", {"total": sum(self.articles.values()), **self.articles}),
+            (
+                "subscribers",
+                {
+                    **{s: self.subscribers[s] for s in SUBSCRIBER_STATES},
+                    "suppressed": self.suppressed,
+                },
+            ),
+            ("editions", dict(self.editions)),
+            ("deliveries", {s: self.deliveries[s] for s in DELIVERY_STATES}),
+        ]
+
+
+def read_status(engine: Engine) -> StatusReport:
+    with engine.connect() as conn:
+        failing = [
+            (s.name, s.error_count, s.last_error[:80], s.next_check_at)
+            for s in sources.list_sources(conn)
+            if s.error_count
+        ]
+        return StatusReport(
+            articles=articles.count_articles(conn),
+            subscribers=subscribers.count_by_status(conn),
+            suppressed=subscribers.count_suppressed(conn),
+            editions=stats.count_editions(conn),
+            deliveries=stats.count_deliveries(conn),
+            failing_sources=failing,
+        )
