@@ -1,0 +1,26 @@
+"""`m5syndicate serve`."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from m5syndicate.cli.base import Context, main, pass_context
+from m5syndicate.web.app import create_app
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [default: [web] host].")
+@click.option("--port", type=int, help="Port to listen on [default: [web] port].")
+@pass_context
+def serve(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the web app: feeds, subscription pages, archive, admin API, /healthz."""
+    runtime = obj.runtime()
+    settings = runtime.settings.web
+    uvicorn.run(
+        create_app(runtime),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        log_level="info",
+    )

@@ -1,0 +1,1 @@
+"""Feeds: the catalog (which feeds exist), build (pure), publish (files, ETags, WebSub)."""

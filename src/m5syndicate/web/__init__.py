@@ -1,0 +1,1 @@
+"""The web app: feeds, subscription pages, archive, admin API, health."""
