@@ -239,3 +239,19 @@ delivered_articles = Table(
     Column("content_hash", String(64), nullable=False),
     when("sent_at", nullable=False),
 )
+
+# One row per scheduled job: its last run (for `status`, catch-up after downtime and
+# /metrics). Catch-up compares `last_scheduled_for` with the job's latest due time.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    when("last_scheduled_for"),
+    when("last_started_at"),
+    when("last_finished_at"),
+    Column("last_status", String(10), nullable=False, default=""),  # ok, failed, missed
+    Column("last_error", Text, nullable=False, default=""),
+    Column("runs", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("misses", Integer, nullable=False, default=0),
+)
