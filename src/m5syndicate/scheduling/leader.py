@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -54,18 +55,15 @@ class PostgresLeadership:
 
     def drop(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(SQLAlchemyError):
                 self.conn.close()
-            except SQLAlchemyError:
-                pass
             self.conn = None
 
     def release(self) -> None:
         if self.conn is not None:
-            try:
+            # If the connection is gone, the lock went with it.
+            with contextlib.suppress(SQLAlchemyError):
                 locks.release_advisory_lock(self.conn)
-            except SQLAlchemyError:
-                pass  # the connection is gone, and the lock with it
         self.drop()
 
 
