@@ -1,0 +1,156 @@
+"""APScheduler wiring: jobs, leadership, catch-up. No business logic here: each job's
+action is a use case (collect, send) handed in by `jobs.py`.
+
+Every job coalesces, never overlaps itself (max_instances=1) and has a misfire grace
+time. Only the leader runs jobs; a follower keeps checking and takes over within
+``check_seconds`` of the leader's death.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import Engine
+
+from m5syndicate.metrics import Metrics
+from m5syndicate.models import utcnow
+from m5syndicate.scheduling.leader import Leadership
+from m5syndicate.scheduling.plan import catch_up, latest_due
+from m5syndicate.store import jobs as job_store
+
+log = logging.getLogger("m5.schedule")
+Action = Callable[[datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    trigger: BaseTrigger
+    action: Action  # receives the time the run was scheduled for
+    catch_up: bool = False  # digests: a run missed while down goes out within the grace
+
+
+class Service:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        jobs: list[JobSpec],
+        leadership: Leadership,
+        *,
+        timezone: str,
+        grace: timedelta,
+        check_seconds: float = 15.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine, self.metrics, self.jobs = engine, metrics, jobs
+        self.leadership, self.grace, self.check_seconds = leadership, grace, check_seconds
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(timezone=timezone)
+        self.leading = False
+        self.alive_at: datetime | None = None  # for /healthz: the leader loop's heartbeat
+
+    def install(self) -> None:
+        defaults = {
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(self.grace.total_seconds()),
+        }
+        for spec in self.jobs:
+            self.scheduler.add_job(
+                self.runner(spec), spec.trigger, id=spec.name, name=spec.name, **defaults
+            )
+        self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
+
+    def runner(self, spec: JobSpec) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await self.run_job(spec, self.scheduled_time(spec))
+
+        return run
+
+    def scheduled_time(self, spec: JobSpec) -> datetime:
+        now = self.clock()
+        if isinstance(spec.trigger, CronTrigger):
+            return latest_due(spec.trigger, now, timedelta(days=8)) or now
+        return now
+
+    async def run_job(self, spec: JobSpec, scheduled_for: datetime) -> None:
+        with self.engine.begin() as conn:
+            job_store.record_start(conn, spec.name, scheduled_for, self.clock())
+        started, error = time.perf_counter(), ""
+        try:
+            await spec.action(scheduled_for)
+        except Exception as exc:  # a failed run is recorded; the scheduler goes on
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", spec.name, extra={"job": spec.name})
+        self.metrics.job_duration.labels(job=spec.name).observe(time.perf_counter() - started)
+        self.metrics.job_runs.labels(job=spec.name, status="failed" if error else "ok").inc()
+        with self.engine.begin() as conn:
+            job_store.record_end(conn, spec.name, self.clock(), error)
+
+    def on_missed(self, event: JobExecutionEvent) -> None:
+        self.metrics.job_misfires.labels(job=event.job_id).inc()
+        with self.engine.begin() as conn:
+            job_store.record_missed(conn, event.job_id, event.scheduled_run_time, self.clock())
+        log.warning(
+            "job %s missed its run at %s",
+            event.job_id,
+            event.scheduled_run_time,
+            extra={"job": event.job_id},
+        )
+
+    async def catch_up(self) -> None:
+        """Digests that fell due while no leader ran: send within the grace, else note."""
+        for spec in self.jobs:
+            if not spec.catch_up or not isinstance(spec.trigger, CronTrigger):
+                continue
+            with self.engine.connect() as conn:
+                last = job_store.get_job(conn, spec.name)
+            last_time = last.last_scheduled_for if last else None
+            decision = catch_up(spec.trigger, self.clock(), last_time, self.grace)
+            if decision.action == "run" and decision.due is not None:
+                log.info("catching up %s due at %s", spec.name, decision.due)
+                await self.run_job(spec, decision.due)
+            elif decision.action == "missed" and decision.due is not None:
+                self.metrics.job_misfires.labels(job=spec.name).inc()
+                with self.engine.begin() as conn:
+                    job_store.record_missed(conn, spec.name, decision.due, self.clock())
+
+    async def lead_when_possible(self, stop: asyncio.Event) -> None:
+        """The leader loop: become leader, run jobs; step down if the lock is lost."""
+        self.install()
+        self.scheduler.start(paused=True)
+        try:
+            while not stop.is_set():
+                await self.check_leadership()
+                self.alive_at = self.clock()
+                with contextlib.suppress(TimeoutError):  # woken by stop, or time to check
+                    await asyncio.wait_for(stop.wait(), timeout=self.check_seconds)
+        finally:
+            self.scheduler.shutdown(wait=False)
+            self.leadership.release()
+
+    async def check_leadership(self) -> None:
+        leading = await asyncio.to_thread(self.leadership.acquire)
+        if leading and not self.leading:
+            log.info("this instance now leads: running the scheduled jobs")
+            self.leading = True
+            await self.catch_up()
+            self.scheduler.resume()
+        elif not leading and self.leading:
+            log.warning("leadership lost: pausing the scheduled jobs")
+            self.leading = False
+            self.scheduler.pause()
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
