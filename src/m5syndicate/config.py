@@ -159,6 +159,28 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    catch_up_grace: str = setting(
+        "6h", "a digest missed while down still goes out this late; later it is noted as missed"
+    )
+    leader_check: str = setting(
+        "15s", "how often a waiting instance tries to take over from a dead leader"
+    )
+    retention_days: int = setting(
+        400, "delivery ledger rows of editions older than this are pruned (0: keep forever)"
+    )
+    log_json: bool = setting(False, "log one JSON object per line (stable keys) instead of text")
+
+    @property
+    def catch_up_grace_seconds(self) -> int:
+        return parse_duration(self.catch_up_grace)
+
+    @property
+    def leader_check_seconds(self) -> int:
+        return parse_duration(self.leader_check)
+
+
+@dataclass(frozen=True)
 class Settings:
     site: SiteSettings = field(default_factory=SiteSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -169,6 +191,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     path: str = ""  # the file it was read from, for messages
 
     def source(self, name: str) -> SourceSettings:
@@ -400,6 +423,11 @@ def validate(settings: Settings, where: str) -> None:
         ) from None
     check_database_url(settings.database.url, where)
     check_clock(settings.newsletter.daily_at, f"{where}: [newsletter] daily_at")
+    for key in ("catch_up_grace", "leader_check"):
+        try:
+            parse_duration(getattr(settings.schedule, key))
+        except ValueError as exc:
+            raise ConfigError(f"config: {where}: [schedule] {key}: {exc}") from None
     for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size"):
         if getattr(settings.delivery, name) < 1:
             raise ConfigError(f"config: {where}: [delivery] {name}: must be at least 1")
