@@ -40,4 +40,4 @@ def demo(folder: Path) -> None:
             click.echo(f"             skipped {problem}")
     added = sum(1 for outcome in report.subscribers.values() if outcome == "added")
     click.echo(f"  subscribers {added} added, {len(report.subscribers) - added} already there")
-    click.echo("\nNext: `m5syndicate --config <your file> status`, or look in the folder above.")
+    click.echo(f"\nSee the counts: M5_DATABASE__URL={report.database_url} m5syndicate status")
