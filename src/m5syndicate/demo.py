@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,13 +71,20 @@ def demo_settings(folder: Path) -> Settings:
     )
 
 
+async def collect(runtime: Runtime, now: datetime) -> list[SourceReport]:
+    try:
+        return await refresh_due(runtime.engine, runtime.fetcher, runtime.settings, now, force=True)
+    finally:
+        await runtime.aclose()
+
+
 def run_demo(folder: Path) -> DemoReport:
     settings = demo_settings(folder)
     runtime = Runtime(settings, clock=lambda: DEMO_NOW)
     try:
         _, revision = migrate.upgrade(runtime.engine)
         now = runtime.clock()
-        sources = refresh_due(runtime.engine, settings.sources, settings.collect, now)
+        sources = asyncio.run(collect(runtime, now))
         report = DemoReport(folder.resolve(), settings.database.url, revision, sources)
         for subscriber in DEMO_SUBSCRIBERS:
             _, outcome = add_subscriber(

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
+from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
 from m5syndicate.models import utcnow
 from m5syndicate.store.engine import make_engine
@@ -26,6 +27,16 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.database.url)
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        """The one HTTP client of the collectors; ``await aclose()`` in the same loop."""
+        return Fetcher(self.settings.collect, user_agent(self.settings.site.public_url))
+
+    async def aclose(self) -> None:
+        """Close what lives in the event loop (the HTTP client)."""
+        if "fetcher" in self.__dict__:
+            await self.fetcher.aclose()
 
     def close(self) -> None:
         if "engine" in self.__dict__:

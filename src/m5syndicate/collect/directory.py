@@ -4,10 +4,15 @@ Formats:
 - ``.md``: TOML front matter between ``+++`` lines (guid, title, url, published,
   updated, language, categories, author, image, image_alt), then a Markdown body.
 - ``.html``: the same front matter, then an HTML body.
+- ``.txt``: the same front matter, then plain text, paragraphs separated by blank lines
+  (the way a scraper saves a page: theme lines such as "Abone Ol" are dropped by
+  ``clean.finish`` like any other boilerplate).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +24,7 @@ from m5syndicate.collect.clean import category_from_name
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article
 
-SUFFIXES = (".md", ".html")
+SUFFIXES = (".md", ".html", ".txt")
 REQUIRED = ("title", "url", "published", "language")
 
 
@@ -44,12 +49,12 @@ def parse_document(name: str, body: bytes, default_language: str = "") -> Articl
     if missing:
         raise ParseError(f"{name}: front matter lacks {', '.join(missing)}; add them")
     published = as_utc(name, "published", meta["published"])
-    html = content if name.endswith(".html") else MarkdownIt("commonmark").render(content)
+    body_html = to_html(name, content)
     return Article(
         guid=str(meta.get("guid") or meta["url"]),
         url=str(meta["url"]),
         title=str(meta["title"]),
-        content_html=html,
+        content_html=body_html,
         summary=str(meta.get("summary", "")),
         language=str(meta.get("language") or default_language),
         published_at=published,
@@ -59,6 +64,15 @@ def parse_document(name: str, body: bytes, default_language: str = "") -> Articl
         image_url=str(meta.get("image", "")),
         image_alt=str(meta.get("image_alt", "")),
     )
+
+
+def to_html(name: str, content: str) -> str:
+    if name.endswith(".html"):
+        return content
+    if name.endswith(".txt"):
+        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", content)]
+        return "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs if p)
+    return MarkdownIt("commonmark").render(content)
 
 
 def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:

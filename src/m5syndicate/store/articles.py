@@ -33,12 +33,13 @@ def upsert_articles(
 ) -> UpsertResult:
     """Store each article once; update it in place when its content changed upstream."""
     result = UpsertResult()
+    category_ids: dict[str, int] = {}  # slug -> id, for this batch
     for article in incoming:
         existing = find_existing(conn, source_id, article)
         if existing is None:
-            result.new.append(insert_article(conn, source_id, article, now))
+            result.new.append(insert_article(conn, source_id, article, now, category_ids))
         elif existing.content_hash != article.content_hash or existing.title != article.title:
-            update_article(conn, existing, article)
+            update_article(conn, existing, article, category_ids)
             result.updated.append(existing.id)
         else:
             result.unchanged += 1
@@ -74,28 +75,49 @@ def article_values(article: Article) -> dict[str, Any]:
     }
 
 
-def insert_article(conn: Connection, source_id: int, article: Article, now: datetime) -> int:
+def insert_article(
+    conn: Connection,
+    source_id: int,
+    article: Article,
+    now: datetime,
+    category_ids: dict[str, int] | None = None,
+) -> int:
     values = article_values(article)
     statement = insert(articles).values(
         source_id=source_id, guid=article.guid, collected_at=now, offered=article.offered, **values
     )
     article_id = inserted_id(conn.execute(statement))
-    link_categories(conn, article_id, article.categories)
+    link_categories(conn, article_id, article.categories, category_ids)
     return article_id
 
 
-def update_article(conn: Connection, existing: RowMapping, article: Article) -> None:
+def update_article(
+    conn: Connection,
+    existing: RowMapping,
+    article: Article,
+    category_ids: dict[str, int] | None = None,
+) -> None:
     values = article_values(article)
     # Upstream may not bump its modified time on every edit; ours must still move.
     values["updated_at"] = max(article.updated_at, existing.updated_at)
     values["published_at"] = existing.published_at
     conn.execute(update(articles).where(articles.c.id == existing.id).values(**values))
     conn.execute(delete(article_categories).where(article_categories.c.article_id == existing.id))
-    link_categories(conn, existing.id, article.categories)
+    link_categories(conn, existing.id, article.categories, category_ids)
 
 
-def link_categories(conn: Connection, article_id: int, cats: Sequence[Category]) -> None:
-    ids = {category_id(conn, category) for category in cats}
+def link_categories(
+    conn: Connection,
+    article_id: int,
+    cats: Sequence[Category],
+    cache: dict[str, int] | None = None,
+) -> None:
+    cache = {} if cache is None else cache
+    ids = set()
+    for category in cats:
+        if category.slug not in cache:
+            cache[category.slug] = category_id(conn, category)
+        ids.add(cache[category.slug])
     if ids:
         conn.execute(
             insert(article_categories),
@@ -111,6 +133,17 @@ def category_id(conn: Connection, category: Category) -> int:
         return int(found)
     statement = insert(categories).values(slug=category.slug, name=category.name)
     return inserted_id(conn.execute(statement))
+
+
+def known_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
+    """Which of these article URLs are stored already (any source)."""
+    found: set[str] = set()
+    for start in range(0, len(urls), 500):  # stay under bound-parameter limits
+        chunk = list(urls[start : start + 500])
+        found.update(
+            conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars()
+        )
+    return found
 
 
 def list_categories(conn: Connection) -> list[Category]:

@@ -71,7 +71,10 @@ sources = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("type", String(20), nullable=False),
+    # Where it is fetched now: a permanent redirect moves it. `configured_url` is what the
+    # config says, so syncing the config does not undo a move (a config change resets).
     Column("url", Text, nullable=False),
+    Column("configured_url", Text, nullable=False, default=""),
     Column("etag", Text, nullable=False, default=""),
     Column("last_modified", Text, nullable=False, default=""),
     Column("cursor", Text, nullable=False, default=""),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -14,23 +13,40 @@ from m5syndicate.errors import NotFound
 from m5syndicate.models import SourceState
 from m5syndicate.store.schema import sources
 
+PROGRESS_FIELDS = {"etag", "last_modified", "cursor", "url"}
+
 
 def sync_sources(conn: Connection, configured: Iterable[SourceSettings], now: datetime) -> None:
-    """Create a row for each configured source; follow a changed type or URL."""
+    """Create a row for each configured source. A changed type or URL in the config makes
+    it a new upstream: validators, cursor and the first-success mark (backfill) reset. A
+    permanent redirect changed only ``url``, not ``configured_url``, so it stays."""
     existing = {row.name: row for row in conn.execute(select(sources)).mappings()}
     for source in configured:
         row = existing.get(source.name)
         if row is None:
             conn.execute(
                 insert(sources).values(
-                    name=source.name, type=source.type, url=source.url, created_at=now
+                    name=source.name,
+                    type=source.type,
+                    url=source.url,
+                    configured_url=source.url,
+                    created_at=now,
                 )
             )
-        elif (row.type, row.url) != (source.type, source.url):
+        elif (row.type, row.configured_url) != (source.type, source.url):
             conn.execute(
                 update(sources)
                 .where(sources.c.id == row.id)
-                .values(type=source.type, url=source.url, etag="", last_modified="")
+                .values(
+                    type=source.type,
+                    url=source.url,
+                    configured_url=source.url,
+                    etag="",
+                    last_modified="",
+                    cursor="",
+                    first_success_at=None,
+                    next_check_at=None,
+                )
             )
 
 
@@ -57,10 +73,21 @@ def first_success_at(conn: Connection, name: str) -> datetime | None:
     ).scalar_one_or_none()
 
 
+def save_progress(conn: Connection, name: str, **state: str) -> None:
+    """Store a reader's checkpoint (etag, last_modified, cursor, url), in the transaction
+    that stored the articles it stands for."""
+    unknown = set(state) - PROGRESS_FIELDS
+    if unknown:
+        raise ValueError(f"not source progress fields: {sorted(unknown)}")
+    if state:
+        conn.execute(update(sources).where(sources.c.name == name).values(**state))
+
+
 def record_success(
-    conn: Connection, name: str, now: datetime, next_check_at: datetime, **state: Any
+    conn: Connection, name: str, now: datetime, next_check_at: datetime, **state: str
 ) -> None:
-    """A good run: clear the error count; ``state`` may carry etag, last_modified, cursor, url."""
+    """A good run: clear the error count; the first one is remembered (backfill)."""
+    save_progress(conn, name, **state)
     conn.execute(
         update(sources)
         .where(sources.c.name == name)
@@ -70,7 +97,6 @@ def record_success(
             error_count=0,
             last_error="",
             next_check_at=next_check_at,
-            **state,
         )
     )
     conn.execute(

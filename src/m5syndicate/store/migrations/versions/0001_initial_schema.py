@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("configured_url", sa.Text(), nullable=False),
         sa.Column("etag", sa.Text(), nullable=False),
         sa.Column("last_modified", sa.Text(), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=False),
