@@ -14,6 +14,7 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from m5syndicate.config import Settings
+from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.models import utcnow
 from m5syndicate.store.engine import make_engine
 
@@ -26,6 +27,11 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.database.url)
+
+    @cached_property
+    def feed_cache(self) -> FeedCache:
+        """Feeds built once per change, for the web app."""
+        return FeedCache(self.engine, self.settings.feeds, self.settings.site)
 
     def close(self) -> None:
         if "engine" in self.__dict__:
