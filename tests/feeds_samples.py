@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from m5syndicate.config import FeedsSettings, SiteSettings
+from sqlalchemy.engine import Engine
+
+from m5syndicate.config import FeedsSettings, Settings, SiteSettings, SourceSettings, load_settings
 from m5syndicate.feeds.catalog import FeedMeta, FeedSpec
 from m5syndicate.models import Article, Category
+from m5syndicate.store import articles as articles_store
+from m5syndicate.store import sources
 from tests.conftest import REPO
 
 FEEDS_DATA = REPO / "tests" / "data" / "feeds"
@@ -101,3 +107,26 @@ def hostile_articles() -> list[Article]:
             updated_at=datetime(2026, 11, 27, 11, 0, tzinfo=UTC),  # before published
         ),
     ]
+
+
+def store_articles(engine: Engine, articles: list[Article], source: str = "m5dergi") -> None:
+    """Through the store's own upsert, as a collection would."""
+    with engine.begin() as conn:
+        sources.sync_sources(conn, [SourceSettings(name=source, type="feed", url="x")], NOW)
+        source_id = sources.get_source(conn, source).id
+        assert source_id is not None
+        for article in articles:
+            article.id = None
+            body = f"{article.title}\n{article.content_html}".encode()
+            article.content_hash = article.content_hash or hashlib.sha256(body).hexdigest()
+        articles_store.upsert_articles(conn, source_id, articles, NOW)
+
+
+def settings_for(engine: Engine, **feeds: Any) -> Settings:
+    """The embedded defaults on this database, with [feeds] keys overridden."""
+    env = {"M5_DATABASE__URL": engine.url.render_as_string(hide_password=False)}
+    settings = load_settings(None, env=env)
+    site = dataclasses.replace(settings.site, public_url=SITE.public_url)
+    return dataclasses.replace(
+        settings, site=site, feeds=dataclasses.replace(settings.feeds, **feeds)
+    )
