@@ -15,6 +15,7 @@ from pathlib import Path
 
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
+from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
 from m5syndicate.newsletter.subscriptions import add_subscriber
 from m5syndicate.runtime import Runtime
@@ -52,6 +53,7 @@ class DemoReport:
     revision: str | None
     sources: list[SourceReport]
     subscribers: dict[str, str] = field(default_factory=dict)  # email -> what happened
+    feeds: PublishReport | None = None
 
 
 def demo_settings(folder: Path) -> Settings:
@@ -86,6 +88,7 @@ def run_demo(folder: Path) -> DemoReport:
         now = runtime.clock()
         sources = asyncio.run(collect(runtime, now))
         report = DemoReport(folder.resolve(), settings.database.url, revision, sources)
+        report.feeds = publish_feeds(runtime.engine, settings.feeds, settings.site)
         for subscriber in DEMO_SUBSCRIBERS:
             _, outcome = add_subscriber(
                 runtime.engine,

@@ -13,6 +13,7 @@ statuses in one place.
     │   └── ParseError           the payload was not what its source type promises
     ├── InputError               a person's input (CSV row, form field, address) is invalid
     ├── RenderError              a template is missing or failed to render
+    ├── PublishError             feed files could not be written
     └── DeliveryError            mail could not be handed over
         ├── TemporaryFailure     retry later on a fresh connection (4xx, 421, timeouts)
         └── PermanentFailure     never retry this message (5xx)
@@ -63,6 +64,10 @@ class InputError(M5Error):
 
 class RenderError(M5Error):
     """A template is missing or failed to render."""
+
+
+class PublishError(M5Error):
+    """Feed files could not be written."""
 
 
 class DeliveryError(M5Error):

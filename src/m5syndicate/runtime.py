@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
+from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.models import utcnow
 from m5syndicate.store.engine import make_engine
 
@@ -37,6 +38,11 @@ class Runtime:
         """Close what lives in the event loop (the HTTP client)."""
         if "fetcher" in self.__dict__:
             await self.fetcher.aclose()
+
+    @cached_property
+    def feed_cache(self) -> FeedCache:
+        """Feeds built once per change, for the web app."""
+        return FeedCache(self.engine, self.settings.feeds, self.settings.site)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

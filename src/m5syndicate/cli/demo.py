@@ -38,6 +38,14 @@ def demo(folder: Path) -> None:
         )
         for problem in source.item_errors:
             click.echo(f"             skipped {problem}")
+    if report.feeds is not None:
+        feeds = report.feeds
+        click.echo(
+            f"  feeds      {len(feeds.written)} written to {feeds.out_dir} "
+            f"({len(feeds.unchanged)} unchanged); serve them with "
+            f"M5_DATABASE__URL={report.database_url} m5syndicate serve, "
+            "then open /feeds.opml"
+        )
     added = sum(1 for outcome in report.subscribers.values() if outcome == "added")
     click.echo(f"  subscribers {added} added, {len(report.subscribers) - added} already there")
     click.echo(f"\nSee the counts: M5_DATABASE__URL={report.database_url} m5syndicate status")

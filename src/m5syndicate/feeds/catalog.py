@@ -1,6 +1,7 @@
 """Which feeds exist: one of everything per language, one per category (from [feeds]).
 
-Shared by the builder, the web app (routes, OPML, autodiscovery links) and the CLI.
+Shared by the builder, the publisher, the web app (routes, OPML, autodiscovery links)
+and the CLI. Pure: settings in, plain data out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ FORMATS = {
     "atom": "application/atom+xml",
     "json": "application/feed+json",
 }
+FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English"}
 
 
@@ -23,15 +25,85 @@ class FeedSpec:
     title: str
     language: str | None  # None: any language
     category: str | None  # a category slug, or None for everything
+    description: str = ""
 
     def path(self, fmt: str) -> str:
         return f"/feeds/{self.name}.{fmt}"
 
+    def filename(self, fmt: str) -> str:
+        return f"{self.name}.{fmt}"
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What a builder needs to know about one feed besides its articles."""
+
+    spec: FeedSpec
+    public_url: str  # this service, where the feeds are served (no trailing slash)
+    home_url: str  # the publisher's site: the feed's alternate link
+    site_title: str  # the feed's author
+    hub: str = ""  # a WebSub hub to advertise, or ""
+    full_content: bool = True
+
+    def url(self, fmt: str) -> str:
+        return self.public_url + self.spec.path(fmt)
+
+    @property
+    def feed_id(self) -> str:
+        """The Atom feed id: stable whatever the format or the build."""
+        return self.url("atom")
+
 
 def feed_catalog(feeds: FeedsSettings, site: SiteSettings) -> list[FeedSpec]:
     specs = [
-        FeedSpec(f"all-{lang}", f"{site.title} ({LANGUAGE_NAMES.get(lang, lang)})", lang, None)
+        FeedSpec(
+            f"all-{lang}",
+            f"{site.title} ({LANGUAGE_NAMES.get(lang, lang)})",
+            lang,
+            None,
+            f"{site.title}: every article in {LANGUAGE_NAMES.get(lang, lang)}",
+        )
         for lang in feeds.languages
     ]
-    specs += [FeedSpec(slug, f"{site.title}: {slug}", None, slug) for slug in feeds.categories]
+    specs += [
+        FeedSpec(slug, f"{site.title}: {slug}", None, slug, f"{site.title}: category {slug}")
+        for slug in feeds.categories
+    ]
     return specs
+
+
+def feed_meta(spec: FeedSpec, feeds: FeedsSettings, site: SiteSettings) -> FeedMeta:
+    return FeedMeta(
+        spec=spec,
+        public_url=site.public_url.rstrip("/"),
+        home_url=site.url,
+        site_title=site.title,
+        hub=feeds.websub_hub,
+        full_content=feeds.full_content,
+    )
+
+
+def find_spec(catalog: list[FeedSpec], name: str) -> FeedSpec | None:
+    return next((spec for spec in catalog if spec.name == name), None)
+
+
+def autodiscovery_links(
+    catalog: list[FeedSpec], public_url: str, language: str | None = None
+) -> list[dict[str, str]]:
+    """Attributes of one ``<link rel="alternate">`` per feed and format, for HTML pages.
+
+    With ``language``, only feeds in that language or in none (category feeds) are
+    listed. Templates escape the values; nothing here is HTML.
+    """
+    base = public_url.rstrip("/")
+    return [
+        {
+            "rel": "alternate",
+            "type": media_type,
+            "title": f"{spec.title} ({FORMAT_NAMES[fmt]})",
+            "href": base + spec.path(fmt),
+        }
+        for spec in catalog
+        if language is None or spec.language in (None, language)
+        for fmt, media_type in FORMATS.items()
+    ]

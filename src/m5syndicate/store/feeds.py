@@ -1,0 +1,38 @@
+"""Queries the feeds need besides ``articles.latest_articles``."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from m5syndicate.store.schema import article_categories, articles, categories
+
+FeedMarker = tuple[tuple[object, ...], ...]
+
+
+def feed_marker(
+    conn: Connection, limit: int, language: str | None = None, category: str | None = None
+) -> FeedMarker:
+    """A cheap fingerprint of what one feed shows: for its newest ``limit`` articles (the
+    same filter and order as ``latest_articles``), their id, update time, content hash,
+    image and author. Equal markers mean the feed's bytes need not be rebuilt; it reads
+    a few narrow index-ordered rows, not the article bodies."""
+    query = select(
+        articles.c.id,
+        articles.c.updated_at,
+        articles.c.content_hash,
+        articles.c.image_url,
+        articles.c.author,
+    )
+    if language:
+        query = query.where(articles.c.language == language)
+    if category:
+        query = query.where(
+            articles.c.id.in_(
+                select(article_categories.c.article_id)
+                .join(categories)
+                .where(categories.c.slug == category)
+            )
+        )
+    query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
+    return tuple(tuple(row) for row in conn.execute(query))
