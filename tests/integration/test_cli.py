@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from m5syndicate.cli import main
 from tests.conftest import REPO
 
 
@@ -83,15 +86,23 @@ def test_config_show_redacts_secrets() -> None:
 
 
 def test_every_command_has_help() -> None:
-    listing = m5("--help")
-    assert listing.returncode == 0
-    commands = [
-        line.split()[0]
-        for line in listing.stdout.split("Commands:")[1].splitlines()
-        if line.strip()
-    ]
-    for command in commands:
-        assert m5(command, "--help").returncode == 0, command
+    """Every command and subcommand answers --help (in-process: one import, many calls)."""
+    runner = CliRunner()
+
+    def walk(group: click.Group, path: list[str]) -> list[list[str]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append([*path, name])
+            if isinstance(command, click.Group):
+                found += walk(command, [*path, name])
+        return found
+
+    commands = walk(main, [])
+    assert len(commands) > 5
+    for words in commands:
+        result = runner.invoke(main, [*words, "--help"])
+        assert result.exit_code == 0, (words, result.output)
+        assert "Usage:" in result.output
 
 
 @pytest.mark.slow
