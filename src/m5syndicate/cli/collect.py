@@ -10,7 +10,8 @@ import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.collect.health import source_health
-from m5syndicate.collect.refresh import SourceReport, refresh_due
+from m5syndicate.collect.refresh import SourceReport
+from m5syndicate.flows import CycleReport, collect_cycle
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
 
@@ -27,26 +28,24 @@ def collect(obj: Context, only: str | None, force: bool) -> None:
     """
     runtime = obj.runtime()
     migrate.require_current(runtime.engine)
-    reports = asyncio.run(collect_now(runtime, only, force))
-    rows = [report_row(report) for report in reports]
+    cycle = asyncio.run(collect_now(runtime, only, force))
+    rows = [report_row(report) for report in cycle.sources]
     echo_table(rows, ("source", "new", "updated", "unchanged", "result"))
-    for report in reports:
+    for report in cycle.sources:
         for problem in report.item_errors:
             click.echo(f"  {report.name}: skipped {problem}")
-    if any(report.failed for report in reports):
+    if cycle.feeds is not None:
+        feeds = cycle.feeds
+        click.echo(f"feeds: {len(feeds.written)} rewritten in {feeds.out_dir}")
+        for problem in feeds.ping_errors:
+            click.echo(f"  websub: {problem}")
+    if cycle.failed:
         sys.exit(1)
 
 
-async def collect_now(runtime: Runtime, only: str | None, force: bool) -> list[SourceReport]:
+async def collect_now(runtime: Runtime, only: str | None, force: bool) -> CycleReport:
     try:
-        return await refresh_due(
-            runtime.engine,
-            runtime.fetcher,
-            runtime.settings,
-            runtime.clock(),
-            only=only,
-            force=force,
-        )
+        return await collect_cycle(runtime, runtime.clock(), only=only, force=force)
     finally:
         await runtime.aclose()
 

@@ -1,0 +1,85 @@
+"""After a collection that brought something, the feeds are rebuilt; otherwise not."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from m5syndicate.config import Settings, SourceSettings
+from m5syndicate.flows import CycleReport, collect_cycle
+from m5syndicate.runtime import Runtime
+from tests.upstream import Upstream, settings_for, wp_post
+
+NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    server = Upstream()
+    with server.running():
+        yield server
+
+
+def settings(upstream: Upstream, engine: Engine, out: Path) -> Settings:
+    source = SourceSettings(
+        name="m5", type="wordpress", every="10m", url=f"{upstream.base_url}/wp-json/wp/v2/"
+    )
+    base = settings_for(source)
+    return dataclasses.replace(
+        base,
+        database=dataclasses.replace(
+            base.database, url=engine.url.render_as_string(hide_password=False)
+        ),
+        feeds=dataclasses.replace(base.feeds, out_dir=str(out)),
+    )
+
+
+def cycle(runtime: Runtime, now: datetime) -> CycleReport:
+    async def run() -> CycleReport:
+        try:
+            return await collect_cycle(runtime, now)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(run())
+
+
+def test_feeds_follow_what_collect_stores(
+    engine: Engine, upstream: Upstream, tmp_path: Path
+) -> None:
+    upstream.posts = [
+        wp_post(
+            1, "Yeni fırkateyn denizde", "<p>Deniz kabul testleri.</p>", NOW - timedelta(hours=1)
+        )
+    ]
+    runtime = Runtime(settings(upstream, engine, tmp_path / "feeds"))
+    try:
+        first = cycle(runtime, NOW)
+        assert first.feeds is not None and "defence-news.atom" in first.feeds.written
+        atom = (tmp_path / "feeds" / "defence-news.atom").read_text(encoding="utf-8")
+        assert "Yeni fırkateyn denizde" in atom
+
+        quiet = cycle(runtime, NOW + timedelta(minutes=10))
+        assert quiet.feeds is None and not quiet.changed_article_ids
+
+        upstream.posts = [
+            wp_post(
+                1,
+                "Yeni fırkateyn denizde",
+                "<p>Testler tamamlandı.</p>",
+                NOW - timedelta(hours=1),
+                modified=NOW + timedelta(minutes=15),
+            )
+        ]
+        edited = cycle(runtime, NOW + timedelta(minutes=20))
+        assert edited.feeds is not None and "defence-news.atom" in edited.feeds.written
+        atom = (tmp_path / "feeds" / "defence-news.atom").read_text(encoding="utf-8")
+        assert "Testler tamamlandı." in atom and "Deniz kabul testleri." not in atom
+    finally:
+        runtime.close()
