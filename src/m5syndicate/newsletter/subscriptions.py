@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError
-from m5syndicate.models import Subscriber
+from m5syndicate.models import Category, Subscriber
 from m5syndicate.newsletter import tokens
 from m5syndicate.newsletter.links import verify_token
+from m5syndicate.store import articles as article_store
 from m5syndicate.store import subscribers as subscriber_store
 
 # RFC 5322 dot-atom of ASCII characters, at most 64 long: what email-validator accepts
@@ -205,6 +206,12 @@ def add_subscriber(
         return new_id, "added"
 
 
+def available_categories(engine: Engine) -> list[Category]:
+    """The categories a person can choose: those of the collected articles."""
+    with engine.connect() as conn:
+        return article_store.list_categories(conn)
+
+
 # -- a person's use cases -----------------------------------------------------------------
 
 
@@ -274,6 +281,19 @@ def issue(
     return Confirmation(subscriber_id, subscriber.email, subscriber.language, token)
 
 
+def request_confirmation(engine: Engine, subscriber_id: int, now: datetime) -> Confirmation | None:
+    """A confirmation mail for a pending subscriber an admin added, unless one went out in
+    the last 10 minutes."""
+    with engine.begin() as conn:
+        subscriber = subscriber_store.get_subscriber(conn, subscriber_id)
+        if subscriber is None or subscriber.status != "pending":
+            return None
+        sent = subscriber.confirm_sent_at
+        if sent is not None and now - sent < RESEND_AFTER:
+            return None
+        return issue(conn, subscriber_id, subscriber, now)
+
+
 def pending_by_confirm_token(conn: Connection, token: str, now: datetime) -> Subscriber | None:
     """The pending subscriber this unused, unexpired token belongs to; else None."""
     subscriber_id = tokens.parse_confirm_token(token)
@@ -290,10 +310,10 @@ def pending_by_confirm_token(conn: Connection, token: str, now: datetime) -> Sub
     return subscriber
 
 
-def check_confirm_token(engine: Engine, token: str, now: datetime) -> bool:
-    """Whether a confirm link is still good (for the page with the button; changes nothing)."""
+def check_confirm_token(engine: Engine, token: str, now: datetime) -> Subscriber | None:
+    """Who a still-good confirm link is for (the page with the button; changes nothing)."""
     with engine.connect() as conn:
-        return pending_by_confirm_token(conn, token, now) is not None
+        return pending_by_confirm_token(conn, token, now)
 
 
 def confirm(engine: Engine, token: str, now: datetime, consent: Consent) -> Subscriber | None:
