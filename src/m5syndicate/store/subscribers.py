@@ -323,25 +323,27 @@ def insert_many(
     if not batch:
         return
     keys = [email_key(s.email) for s in batch]
-    for confirmed in (True, False):  # confirmed rows also get confirmed_at
-        rows = [
-            {
-                "email": s.email,
-                "email_key": key,
-                "name": s.name,
-                "language": s.language,
-                "cadence": s.cadence,
-                "format": s.format,
-                "status": s.status,
-                "token_version": s.token_version,
-            }
-            for s, key in zip(batch, keys, strict=True)
-            if (s.status == "confirmed") is confirmed
-        ]
-        same = {"created_at": now, "updated_at": now}
-        if confirmed:
-            same["confirmed_at"] = now
-        bulk_insert(conn, subscribers, rows, same)
+    rows = [
+        {
+            "email": s.email,
+            "email_key": key,
+            "name": s.name,
+            "language": s.language,
+            "cadence": s.cadence,
+            "format": s.format,
+            "status": s.status,
+            "token_version": s.token_version,
+        }
+        for s, key in zip(batch, keys, strict=True)
+    ]
+    bulk_insert(conn, subscribers, rows, {"created_at": now, "updated_at": now})
+    confirmed = [key for s, key in zip(batch, keys, strict=True) if s.status == "confirmed"]
+    if confirmed:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.email_key.in_(confirmed))
+            .values(confirmed_at=now)
+        )
     found = conn.execute(
         select(subscribers.c.email_key, subscribers.c.id).where(subscribers.c.email_key.in_(keys))
     )
