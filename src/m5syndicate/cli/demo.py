@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import main
-from m5syndicate.demo import DEMO_NOW, run_demo
+from m5syndicate.demo import DEMO_NOW, DEMO_VISITOR, run_demo
 
 
 @main.command()
@@ -40,4 +40,15 @@ def demo(folder: Path) -> None:
             click.echo(f"             skipped {problem}")
     added = sum(1 for outcome in report.subscribers.values() if outcome == "added")
     click.echo(f"  subscribers {added} added, {len(report.subscribers) - added} already there")
-    click.echo("\nNext: `m5syndicate --config <your file> status`, or look in the folder above.")
+    if report.confirmation_mail:
+        click.echo(
+            f"  web        {DEMO_VISITOR} subscribed; confirmation mail {report.confirmation_mail}"
+        )
+    config = report.config_path
+    click.echo(
+        "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
+        f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} serve\n"
+        "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
+        f"{report.folder / 'outbox' / 'new'})"
+    )
+    click.echo(f"\nNext: `m5syndicate --config {config} status`, or look in the folder above.")
