@@ -156,6 +156,7 @@ class WebSettings:
     webhook_secret: str = setting(
         "", "secret of /api/hooks/; only from env M5_WEBHOOK_SECRET", secret="all", env_only=True
     )
+    subscribe_limit: int = setting(10, "subscribe form posts accepted per IP per 10 minutes")
 
 
 @dataclass(frozen=True)

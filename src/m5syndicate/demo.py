@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,8 @@ from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.subscriptions import add_subscriber
+from m5syndicate.newsletter import notices, roster
+from m5syndicate.newsletter.subscriptions import Consent, Preferences, add_subscriber, subscribe
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
 
@@ -54,11 +56,41 @@ class DemoReport:
     sources: list[SourceReport]
     subscribers: dict[str, str] = field(default_factory=dict)  # email -> what happened
     feeds: PublishReport | None = None
+    config_path: Path | None = None
+    secret_path: Path | None = None
+    confirmation_mail: Path | None = None  # the web visitor's, when one was sent this run
+
+
+DEMO_VISITOR = "visitor@example.org"  # subscribes as if through the web form
+
+
+def demo_secret(folder: Path) -> Path:
+    """The demo's own M5_SECRET_KEY, generated once and kept in its folder."""
+    path = folder.resolve() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path
+
+
+def write_demo_config(settings: Settings, folder: Path) -> Path:
+    """A config file for `serve` and friends on the demo's database and outbox."""
+    path = folder.resolve() / "m5syndicate.toml"
+    path.write_text(
+        "# Written by `m5syndicate demo`: the demo's database, outbox and feeds.\n"
+        f'[database]\nurl = "{settings.database.url}"\n'
+        f'[delivery]\noutbox_dir = "{settings.delivery.outbox_dir}"\n'
+        f'[feeds]\nout_dir = "{settings.feeds.out_dir}"\n',
+        encoding="utf-8",
+    )
+    return path
 
 
 def demo_settings(folder: Path) -> Settings:
     """The embedded defaults, with every path under ``folder`` and the bundled source."""
     defaults = load_settings(path=None, env={})
+    secret = demo_secret(folder).read_text(encoding="utf-8").strip()
     folder = folder.resolve()
     source = SourceSettings(
         name="demo", type="directory", url=str(DEMO_DATA / "articles"), every="1h"
@@ -68,6 +100,7 @@ def demo_settings(folder: Path) -> Settings:
         database=dataclasses.replace(defaults.database, url=f"sqlite:///{folder / 'demo.db'}"),
         delivery=dataclasses.replace(defaults.delivery, outbox_dir=str(folder / "outbox")),
         feeds=dataclasses.replace(defaults.feeds, out_dir=str(folder / "feeds")),
+        web=dataclasses.replace(defaults.web, secret_key=secret),
         sources=(source,),
         path="embedded demo defaults",
     )
@@ -98,6 +131,25 @@ def run_demo(folder: Path) -> DemoReport:
                 settings.newsletter.consent_version,
             )
             report.subscribers[subscriber.email] = outcome
+        report.confirmation_mail = demo_visitor(runtime, now)
+        report.config_path = write_demo_config(settings, folder)
+        report.secret_path = demo_secret(folder)
         return report
     finally:
         runtime.close()
+
+
+def demo_visitor(runtime: Runtime, now: datetime) -> Path | None:
+    """A visitor subscribes as through the web form: pending, with a confirmation mail in
+    the outbox (only on the first run: one mail per address per 10 minutes)."""
+    if roster.list_subscribers(runtime.engine, search=DEMO_VISITOR):
+        return None  # a second run adds nothing
+    consent = Consent("demo", runtime.settings.newsletter.consent_version)
+    outcome = subscribe(runtime.engine, DEMO_VISITOR, Preferences("en"), now, consent)
+    if outcome.confirmation is None:
+        return None
+    mail = notices.confirmation_mail(
+        runtime.email_templates, runtime.settings, outcome.confirmation, now
+    )
+    reply = asyncio.run(runtime.transport.send(mail))  # the outbox says "250 written NAME"
+    return Path(runtime.settings.delivery.outbox_dir) / "new" / reply.split()[-1]

@@ -73,6 +73,8 @@ class Subscriber:
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
     id: int | None = None
+    unsubscribed_at: datetime | None = None
+    confirm_sent_at: datetime | None = None
 
 
 SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")

@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
+from m5syndicate.errors import ConfigError
 from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.models import utcnow
+from m5syndicate.newsletter.templates import email_environment
+from m5syndicate.newsletter.transport import OutboxTransport, Transport
 from m5syndicate.store.engine import make_engine
 
 
@@ -43,6 +47,18 @@ class Runtime:
     def feed_cache(self) -> FeedCache:
         """Feeds built once per change, for the web app."""
         return FeedCache(self.engine, self.settings.feeds, self.settings.site)
+
+    @cached_property
+    def email_templates(self) -> Environment:
+        return email_environment(self.settings.newsletter.templates_dir)
+
+    @cached_property
+    def transport(self) -> Transport:
+        delivery = self.settings.delivery
+        if delivery.transport == "outbox":
+            return OutboxTransport(delivery.outbox_dir)
+        # The SMTP transport (newsletter/smtp.py) is wired here by the digests work.
+        raise ConfigError("delivery: transport 'smtp' is not available in this build; use 'outbox'")
 
     def close(self) -> None:
         if "engine" in self.__dict__:

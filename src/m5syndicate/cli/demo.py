@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import main
-from m5syndicate.demo import DEMO_NOW, run_demo
+from m5syndicate.demo import DEMO_NOW, DEMO_VISITOR, run_demo
 
 
 @main.command()
@@ -42,10 +42,21 @@ def demo(folder: Path) -> None:
         feeds = report.feeds
         click.echo(
             f"  feeds      {len(feeds.written)} written to {feeds.out_dir} "
-            f"({len(feeds.unchanged)} unchanged); serve them with "
-            f"M5_DATABASE__URL={report.database_url} m5syndicate serve, "
-            "then open /feeds.opml"
+            f"({len(feeds.unchanged)} unchanged); `serve` (below) answers them at "
+            "/feeds.opml and /feeds/..."
         )
     added = sum(1 for outcome in report.subscribers.values() if outcome == "added")
     click.echo(f"  subscribers {added} added, {len(report.subscribers) - added} already there")
+    if report.confirmation_mail:
+        click.echo(
+            f"  web        {DEMO_VISITOR} subscribed; confirmation mail {report.confirmation_mail}"
+        )
+    config = report.config_path
+    click.echo(
+        "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
+        f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} serve\n"
+        "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
+        f"{report.folder / 'outbox' / 'new'})"
+    )
+    click.echo(f"\nNext: `m5syndicate --config {config} status`, or look in the folder above.")
     click.echo(f"\nSee the counts: M5_DATABASE__URL={report.database_url} m5syndicate status")

@@ -1,0 +1,183 @@
+"""Pages reached from a subscriber's own links: preferences, unsubscribe, resubscribe.
+
+Links carry signed tokens (``newsletter/links.py``); a tampered, foreign, revoked or
+unknown token gets the one "link not valid" page. `POST /unsubscribe/{token}` with
+``List-Unsubscribe=One-Click`` in its body (urlencoded or multipart) is RFC 8058's
+one-click unsubscribe: it acts at once, with no cookie, no CSRF field and no redirect,
+because mail clients send it without a browser; the page's own button posts the same.
+A GET never changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from m5syndicate.models import Subscriber
+from m5syndicate.newsletter import notices
+from m5syndicate.newsletter.links import Links, subscriber_links
+from m5syndicate.newsletter.subscriptions import (
+    available_categories,
+    change_preferences,
+    preferences_of,
+    resubscribe,
+    subscriber_for_token,
+    unsubscribe,
+)
+from m5syndicate.web import csrf
+from m5syndicate.web.i18n import choose_language
+from m5syndicate.web.pages import FormProblem, consent_of, form_context, preferences_from
+from m5syndicate.web.render import read_form, render, runtime_of, secret_key, send_mail, text_field
+
+
+async def token_subscriber(request: Request, purpose: str) -> Subscriber | None:
+    runtime = runtime_of(request)
+    return await run_in_threadpool(
+        subscriber_for_token,
+        runtime.engine,
+        request.path_params["token"],
+        purpose,
+        secret_key(runtime),
+    )
+
+
+def page_links(request: Request, subscriber: Subscriber) -> Links:
+    """The subscriber's links as paths on this site (forms post only to 'self')."""
+    assert subscriber.id is not None
+    secret = secret_key(runtime_of(request))
+    return subscriber_links(subscriber.id, subscriber.token_version, "", secret)
+
+
+def invalid(request: Request) -> Response:
+    lang = choose_language(request, runtime_of(request).settings.site.language)
+    return render(request, "message.html", lang, 404, kind="invalid")
+
+
+def language_for(request: Request, subscriber: Subscriber) -> str:
+    site_language = runtime_of(request).settings.site.language
+    return choose_language(request, site_language, preferred=subscriber.language)
+
+
+async def preferences_response(
+    request: Request, subscriber: Subscriber, status: int = 200, **extra: object
+) -> Response:
+    runtime = runtime_of(request)
+    assert subscriber.id is not None
+    links = page_links(request, subscriber)
+    known = await run_in_threadpool(available_categories, runtime.engine)
+    context = form_context(preferences_of(subscriber), known)
+    return render(
+        request,
+        "preferences.html",
+        language_for(request, subscriber),
+        status,
+        subscriber=subscriber,
+        links=links,
+        token=links.preferences_url.rsplit("/", 1)[1],
+        **context,
+        **extra,
+    )
+
+
+async def preferences_page(request: Request) -> Response:
+    subscriber = await token_subscriber(request, "preferences")
+    if subscriber is None:
+        return invalid(request)
+    return await preferences_response(request, subscriber)
+
+
+async def preferences_post(request: Request) -> Response:
+    runtime = runtime_of(request)
+    subscriber = await token_subscriber(request, "preferences")
+    if subscriber is None or subscriber.id is None:
+        return invalid(request)
+    lang = language_for(request, subscriber)
+    form = await read_form(request)
+    if form is None:
+        return render(request, "message.html", lang, 400, kind="bad_request")
+    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
+        return render(request, "message.html", lang, 403, kind="forbidden")
+    known = await run_in_threadpool(available_categories, runtime.engine)
+    try:
+        prefs = preferences_from(form, known)
+    except FormProblem as problem:
+        return await preferences_response(request, subscriber, 400, error=problem.key)
+    consent = consent_of(request, runtime.settings.newsletter.consent_version)
+    changed = await run_in_threadpool(
+        change_preferences, runtime.engine, subscriber.id, prefs, runtime.clock(), consent
+    )
+    return await preferences_response(request, changed, saved=True)
+
+
+async def resubscribe_post(request: Request) -> Response:
+    runtime = runtime_of(request)
+    subscriber = await token_subscriber(request, "preferences")
+    if subscriber is None or subscriber.id is None:
+        return invalid(request)
+    lang = language_for(request, subscriber)
+    form = await read_form(request)
+    if form is None:
+        return render(request, "message.html", lang, 400, kind="bad_request")
+    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
+        return render(request, "message.html", lang, 403, kind="forbidden")
+    consent = consent_of(request, runtime.settings.newsletter.consent_version)
+    await run_in_threadpool(resubscribe, runtime.engine, subscriber.id, runtime.clock(), consent)
+    links = page_links(request, subscriber)
+    return render(
+        request, "message.html", lang, kind="welcome_back", preferences_url=links.preferences_url
+    )
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    subscriber = await token_subscriber(request, "unsubscribe")
+    if subscriber is None:
+        return invalid(request)
+    return render(request, "unsubscribe.html", language_for(request, subscriber))
+
+
+async def unsubscribe_post(request: Request) -> Response:
+    """RFC 8058 one-click, and the page's button: unsubscribe now, answer 200."""
+    runtime = runtime_of(request)
+    form = await read_form(request)
+    if form is None or text_field(form, "List-Unsubscribe", 20) != "One-Click":
+        lang = choose_language(request, runtime.settings.site.language)
+        return render(request, "message.html", lang, 400, kind="bad_request")
+    subscriber = await token_subscriber(request, "unsubscribe")
+    if subscriber is None or subscriber.id is None:
+        return invalid(request)
+    now = runtime.clock()
+    consent = consent_of(request, runtime.settings.newsletter.consent_version)
+    if csrf.COOKIE not in request.cookies:  # no cookie of ours: a mail client's own button
+        consent = replace(consent, via="mail")
+    changed = await run_in_threadpool(unsubscribe, runtime.engine, subscriber.id, now, consent)
+    links = page_links(request, subscriber)
+    response = render(
+        request,
+        "goodbye.html",
+        language_for(request, subscriber),
+        resubscribe_action="/resubscribe/" + links.preferences_url.rsplit("/", 1)[1],
+    )
+    if changed:
+        response.background = BackgroundTask(
+            send_mail,
+            runtime,
+            lambda: notices.account_mail(
+                runtime.email_templates, runtime.settings, "goodbye", subscriber, now
+            ),
+        )
+    return response
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/preferences/{token}", preferences_page, methods=["GET", "HEAD"]),
+        Route("/preferences/{token}", preferences_post, methods=["POST"]),
+        Route("/resubscribe/{token}", resubscribe_post, methods=["POST"]),
+        Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "HEAD"]),
+        Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
+    ]
