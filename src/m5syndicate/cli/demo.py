@@ -59,4 +59,3 @@ def demo(folder: Path) -> None:
         f"{report.folder / 'outbox' / 'new'})"
     )
     click.echo(f"\nNext: `m5syndicate --config {config} status`, or look in the folder above.")
-    click.echo(f"\nSee the counts: M5_DATABASE__URL={report.database_url} m5syndicate status")
