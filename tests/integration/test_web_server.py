@@ -19,7 +19,7 @@ def test_healthz_over_http(sqlite_engine: Engine) -> None:
     with UvicornThread(create_app(runtime)) as server:
         response = httpx.get(f"{server.url}/healthz")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok"}
+    assert response.json() == {"ok": True, "database": "ok", "last_collection_age_seconds": None}
 
 
 def test_healthz_is_503_without_schema(tmp_path: Path) -> None:

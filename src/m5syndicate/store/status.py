@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,6 +35,20 @@ class StatusReport:
             ("editions", dict(self.editions)),
             ("deliveries", {s: self.deliveries[s] for s in DELIVERY_STATES}),
         ]
+
+
+def metric_figures(engine: Engine) -> tuple[dict[str, int], dict[str, int], datetime | None]:
+    """Deliveries by state, articles by language, and the newest successful collection."""
+    with engine.connect() as conn:
+        newest = max(
+            (s.last_success_at for s in sources.list_sources(conn) if s.last_success_at),
+            default=None,
+        )
+        return (
+            dict(stats.count_deliveries(conn)),
+            dict(articles.count_articles(conn)),
+            newest,
+        )
 
 
 def read_status(engine: Engine) -> StatusReport:

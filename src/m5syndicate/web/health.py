@@ -1,22 +1,63 @@
-"""`GET /healthz`: is the database reachable and the schema current."""
+"""`GET /healthz`: 200 when healthy, 503 (with the reason) when not.
+
+Healthy means: the database answers and its schema is current; when this process runs
+the scheduler, its leader loop has checked in recently; and the last successful
+collection is not stale (older than three times the slowest source's interval, and at
+least an hour).
+"""
 
 from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.errors import StoreError
+from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.web.render import runtime_of
 
 
 async def healthz(request: Request) -> JSONResponse:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     try:
-        migrate.require_current(runtime.engine)
+        await asyncio.to_thread(migrate.require_current, runtime.engine)
+        _, _, collection_age = await asyncio.to_thread(runtime.store_figures)
     except StoreError as exc:
         return JSONResponse({"ok": False, "database": str(exc)}, status_code=503)
-    return JSONResponse({"ok": True, "database": "ok"})
+    report: dict[str, Any] = {"ok": True, "database": "ok"}
+    problems = scheduler_problems(runtime) + collection_problems(runtime, collection_age)
+    report["last_collection_age_seconds"] = collection_age
+    if runtime.service is not None:
+        report["scheduler"] = "leader" if runtime.service.leading else "standby"
+    if problems:
+        report.update(ok=False, problems=problems)
+        return JSONResponse(report, status_code=503)
+    return JSONResponse(report)
+
+
+def scheduler_problems(runtime: Runtime) -> list[str]:
+    service = runtime.service
+    if service is None:
+        return []
+    limit = timedelta(seconds=3 * service.check_seconds + 5)
+    if service.alive_at is None or runtime.clock() - service.alive_at > limit:
+        return ["the scheduler's leader loop has not checked in"]
+    return []
+
+
+def collection_problems(runtime: Runtime, age: float | None) -> list[str]:
+    sources = [s for s in runtime.settings.sources if s.enabled]
+    if not sources or age is None:
+        return []
+    stale = max(3 * max(s.every_seconds for s in sources), 3600)
+    if age > stale:
+        return [f"no successful collection for {int(age)} s (stale after {stale} s)"]
+    return []
 
 
 def routes() -> list[BaseRoute]:
