@@ -86,7 +86,7 @@ def parse_article(body: bytes, url: str, content_type: str, fallback_time: datet
     published = published or fallback_time
     updated = meta_time(meta.first("article:modified_time", "ld:dateModified", "og:updated_time"))
     return Article(
-        guid=canonical,
+        guid=canonical_url(url),  # where we found it: what the section page links to
         url=canonical,
         title=escape(page_title(doc, meta), quote=False),  # finish() reads titles as HTML
         content_html=content,

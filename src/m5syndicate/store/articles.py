@@ -136,13 +136,13 @@ def category_id(conn: Connection, category: Category) -> int:
 
 
 def known_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
-    """Which of these article URLs are stored already (any source)."""
+    """Which of these URLs are stored already (any source), as an article's canonical URL
+    or as the address it was fetched from (its guid, for html sources)."""
     found: set[str] = set()
     for start in range(0, len(urls), 500):  # stay under bound-parameter limits
         chunk = list(urls[start : start + 500])
-        found.update(
-            conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars()
-        )
+        for column in (articles.c.url, articles.c.guid):
+            found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
     return found
 
 
