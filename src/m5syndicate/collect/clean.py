@@ -95,8 +95,13 @@ def absolute(tag: str, attribute: str, value: str, base_url: str) -> str:
     return value
 
 
+BLOCK_TAG = re.compile(
+    r"</?(p|div|h[1-6]|li|ul|ol|blockquote|figure|figcaption|table|tr|td|th|br|hr)\b[^>]*>", re.I
+)
+
+
 def plain_text(fragment: str) -> str:
-    text = re.sub(r"<(br|/p|/h[2-6]|/li|/blockquote)[^>]*>", " ", fragment, flags=re.I)
+    text = BLOCK_TAG.sub(" ", fragment)
     text = re.sub(r"<[^>]+>", "", text)
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
@@ -136,7 +141,7 @@ def finish(
     article.url = canonical_url(urljoin(base_url, article.url))
     article.title = plain_text(article.title)
     prepared = prepare(article.content_html, boilerplate)
-    article.content_html = sanitize(prepared, base_url or article.url)
+    article.content_html = sanitize(prepared, base_url or article.url).strip()
     article.summary = summarize(article.summary) or summarize(article.content_html)
     if article.image_url:
         article.image_url = urljoin(base_url or article.url, article.image_url.strip())

@@ -38,24 +38,24 @@ def parse_feed(body: bytes, base_url: str, content_type: str, fallback_time: dat
             f"collect: {base_url} is not a readable feed ({reason}); check the source's "
             "url, or that the site's feed is valid (https://validator.w3.org/feed/)"
         )
-    language = short_language(document.feed.get("language", ""))
-    parsed = Parsed()
+    parsed = Parsed(default_language=short_language(document.feed.get("language", "")))
     for index, entry in enumerate(document.entries):
         try:
-            parsed.articles.append(parse_entry(entry, language, fallback_time))
+            parsed.articles.append(parse_entry(entry, fallback_time))
         except (KeyError, TypeError, ValueError) as exc:
             parsed.skipped.append(f"{base_url}: entry #{index + 1}: {exc}; skipped")
     return parsed
 
 
-def parse_entry(entry: Any, language: str, fallback_time: datetime) -> Article:
+def parse_entry(entry: Any, fallback_time: datetime) -> Article:
     link = entry.get("link", "")
     guid = entry.get("id") or link
     if not guid:
         raise ValueError("it has neither an id nor a link")
     content, summary = body_and_summary(entry)
-    published = struct_time_utc(entry.get("published_parsed") or entry.get("updated_parsed"))
-    updated = struct_time_utc(entry.get("updated_parsed")) or published
+    # dict.get: feedparser's own get() maps updated to published with a warning
+    updated = struct_time_utc(dict.get(entry, "updated_parsed"))
+    published = struct_time_utc(dict.get(entry, "published_parsed")) or updated
     published = published or fallback_time
     image_url, image_alt = entry_image(entry)
     return Article(
@@ -64,7 +64,7 @@ def parse_entry(entry: Any, language: str, fallback_time: datetime) -> Article:
         title=as_html(entry.get("title_detail") or {"value": entry.get("title", "")}),
         content_html=content,
         summary=summary,
-        language=short_language(entry_language(entry)) or language,
+        language=short_language(entry_language(entry)),
         published_at=published,
         updated_at=max(updated or published, published),
         categories=entry_categories(entry),
@@ -79,8 +79,8 @@ def body_and_summary(entry: Any) -> tuple[str, str]:
     rich = [c for c in contents if c.get("type") in HTML_TYPES] or contents
     summary = as_html(entry.get("summary_detail") or {"value": entry.get("summary", "")})
     if rich:
-        return as_html(rich[0]), summary
-    return summary, ""
+        return as_paragraphs(rich[0]), summary
+    return as_paragraphs(entry.get("summary_detail") or {"value": entry.get("summary", "")}), ""
 
 
 def as_html(detail: Any) -> str:
@@ -89,6 +89,14 @@ def as_html(detail: Any) -> str:
     if detail.get("type", "text/html") in HTML_TYPES:
         return value
     return html.escape(value, quote=False)
+
+
+def as_paragraphs(detail: Any) -> str:
+    """Body text: plain text becomes paragraphs, HTML stays as it is."""
+    if detail.get("type", "text/html") in HTML_TYPES:
+        return str(detail.get("value", ""))
+    lines = [line.strip() for line in str(detail.get("value", "")).split("\n\n")]
+    return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines if line)
 
 
 def struct_time_utc(value: time.struct_time | None) -> datetime | None:

@@ -81,12 +81,12 @@ def parse_article(body: bytes, url: str, content_type: str, fallback_time: datet
     content = main_text(doc, url)
     if not content:
         raise ParseError(f"collect: {url}: no article text found; is it an article page?")
-    canonical = urljoin(url, meta.first("canonical", "og:url") or url)
+    canonical = canonical_url(urljoin(url, meta.first("canonical", "og:url") or url))
     published = meta_time(meta.first("article:published_time", "ld:datePublished"))
     published = published or fallback_time
     updated = meta_time(meta.first("article:modified_time", "ld:dateModified", "og:updated_time"))
     return Article(
-        guid=canonical,
+        guid=canonical_url(url),  # where we found it: what the section page links to
         url=canonical,
         title=escape(page_title(doc, meta), quote=False),  # finish() reads titles as HTML
         content_html=content,

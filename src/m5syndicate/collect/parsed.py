@@ -12,6 +12,9 @@ from m5syndicate.models import Article
 class Parsed:
     articles: list[Article] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "<item>: <why>" per item left out
+    # What the document as a whole says (a feed's <language>): weaker than an item's own
+    # or its text's language, stronger than the source's setting.
+    default_language: str = ""
 
 
 def iso_utc(value: str, naive_is_utc: bool = True) -> datetime:

@@ -49,9 +49,10 @@ class ReadContext:
     now: datetime
     known_urls: Callable[[Sequence[str]], set[str]]  # article URLs already stored
 
-    def finish(self, article: Article, base_url: str = "") -> Article:
+    def finish(self, article: Article, base_url: str = "", document_language: str = "") -> Article:
         base = base_url or article.url
-        return clean.finish(article, base, self.settings.boilerplate, self.source.language)
+        language = document_language or self.source.language
+        return clean.finish(article, base, self.settings.boilerplate, language)
 
 
 def moved(response: Fetched, url: str | None = None) -> dict[str, str]:
@@ -138,7 +139,8 @@ async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
         yield Page(not_modified=True, save=moved(response))
         return
     parsed = feed.parse_feed(response.body, response.url, response.content_type, ctx.now)
-    articles = [ctx.finish(article, response.url) for article in parsed.articles]
+    language = parsed.default_language
+    articles = [ctx.finish(article, response.url, language) for article in parsed.articles]
     yield Page(articles, parsed.skipped, {**validators(response), **moved(response)})
 
 

@@ -27,6 +27,7 @@ from m5syndicate.store import articles as article_store
 from m5syndicate.store import sources as source_store
 
 log = logging.getLogger("m5.collect")
+log.addHandler(logging.NullHandler())  # shown once the app configures logging, not twice
 
 
 @dataclass

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
 
 from m5syndicate.models import Article, Category
@@ -32,12 +34,25 @@ def upsert_articles(
     conn: Connection, source_id: int, incoming: Iterable[Article], now: datetime
 ) -> UpsertResult:
     """Store each article once; update it in place when its content changed upstream."""
+    items = list(incoming)
+    index = load_index(conn, source_id, items)
     result = UpsertResult()
     category_ids: dict[str, int] = {}  # slug -> id, for this batch
-    for article in incoming:
-        existing = find_existing(conn, source_id, article)
+    for article in items:
+        existing = index.find(article)
         if existing is None:
-            result.new.append(insert_article(conn, source_id, article, now, category_ids))
+            new_id = insert_article(conn, source_id, article, now, category_ids)
+            index.add(
+                article,
+                Known(
+                    new_id,
+                    article.content_hash,
+                    article.title,
+                    article.published_at,
+                    article.updated_at,
+                ),
+            )
+            result.new.append(new_id)
         elif existing.content_hash != article.content_hash or existing.title != article.title:
             update_article(conn, existing, article, category_ids)
             result.updated.append(existing.id)
@@ -46,17 +61,66 @@ def upsert_articles(
     return result
 
 
-def find_existing(conn: Connection, source_id: int, article: Article) -> RowMapping | None:
+@dataclass
+class Known:
+    """What matching needs of a stored article."""
+
+    id: int
+    content_hash: str
+    title: str
+    published_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class MatchIndex:
+    """The stored articles a batch may match: (source, guid), then URL, then content hash.
+    Loaded in three queries per batch rather than three per article."""
+
+    by_guid: dict[str, Known] = field(default_factory=dict)
+    by_url: dict[str, Known] = field(default_factory=dict)
+    by_hash: dict[str, Known] = field(default_factory=dict)
+
+    def find(self, article: Article) -> Known | None:
+        return (
+            self.by_guid.get(article.guid)
+            or self.by_url.get(article.url)
+            or self.by_hash.get(article.content_hash)
+        )
+
+    def add(self, article: Article, known: Known) -> None:
+        self.by_guid.setdefault(article.guid, known)
+        self.by_url.setdefault(article.url, known)
+        self.by_hash.setdefault(article.content_hash, known)
+
+
+KNOWN_COLUMNS = (
+    articles.c.id,
+    articles.c.content_hash,
+    articles.c.title,
+    articles.c.published_at,
+    articles.c.updated_at,
+)
+
+
+def load_index(conn: Connection, source_id: int, items: Sequence[Article]) -> MatchIndex:
+    index = MatchIndex()
     probes = (
-        (articles.c.source_id == source_id) & (articles.c.guid == article.guid),
-        articles.c.url == article.url,
-        articles.c.content_hash == article.content_hash,
+        (index.by_guid, articles.c.guid, {a.guid for a in items}, source_id),
+        (index.by_url, articles.c.url, {a.url for a in items}, None),
+        (index.by_hash, articles.c.content_hash, {a.content_hash for a in items}, None),
     )
-    for condition in probes:
-        row = conn.execute(select(articles).where(condition).limit(1)).mappings().first()
-        if row is not None:
-            return row
-    return None
+    for target, column, values, only_source in probes:
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 500):  # stay under bound-parameter limits
+            query = select(*KNOWN_COLUMNS, column.label("key")).where(
+                column.in_(ordered[start : start + 500])
+            )
+            if only_source is not None:
+                query = query.where(articles.c.source_id == only_source)
+            for row in conn.execute(query.order_by(articles.c.id)):
+                target.setdefault(row.key, Known(*row[:5]))
+    return index
 
 
 def article_values(article: Article) -> dict[str, Any]:
@@ -93,7 +157,7 @@ def insert_article(
 
 def update_article(
     conn: Connection,
-    existing: RowMapping,
+    existing: Known,
     article: Article,
     category_ids: dict[str, int] | None = None,
 ) -> None:
@@ -126,23 +190,26 @@ def link_categories(
 
 
 def category_id(conn: Connection, category: Category) -> int:
-    found = conn.execute(
-        select(categories.c.id).where(categories.c.slug == category.slug)
-    ).scalar_one_or_none()
+    """The category's id, created if new. Two sources stored at once may both create it:
+    ON CONFLICT DO NOTHING, then read what the winner wrote."""
+    query = select(categories.c.id).where(categories.c.slug == category.slug)
+    found = conn.execute(query).scalar_one_or_none()
     if found is not None:
         return int(found)
-    statement = insert(categories).values(slug=category.slug, name=category.name)
-    return inserted_id(conn.execute(statement))
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(categories).values(slug=category.slug, name=category.name)
+    conn.execute(statement.on_conflict_do_nothing(index_elements=["slug"]))
+    return int(conn.execute(query).scalar_one())
 
 
 def known_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
-    """Which of these article URLs are stored already (any source)."""
+    """Which of these URLs are stored already (any source), as an article's canonical URL
+    or as the address it was fetched from (its guid, for html sources)."""
     found: set[str] = set()
     for start in range(0, len(urls), 500):  # stay under bound-parameter limits
         chunk = list(urls[start : start + 500])
-        found.update(
-            conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars()
-        )
+        for column in (articles.c.url, articles.c.guid):
+            found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
     return found
 
 

@@ -1,0 +1,127 @@
+"""Cleaning rules shared by every source (golden files cover whole articles)."""
+
+from __future__ import annotations
+
+import pytest
+
+from m5syndicate.collect import clean
+from m5syndicate.collect.encoding import decode
+
+BOILERPLATE = ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"]
+LONG = "Bu paragraf makalenin kendisidir ve on iki kelimeden daha uzun bir metin içerir."
+
+
+def test_theme_phrases_and_the_tail_after_them_are_dropped() -> None:
+    fragment = (
+        f"<p>Abone Ol</p><p>{LONG}</p><p>abone   ol</p><p>{LONG} İkinci.</p>"
+        "<p>Abone Ol</p><h3>Related Articles</h3>"
+        '<ul><li><a href="/a/">A linked headline that is rather long indeed, ten words</a>'
+        "</li></ul>"
+        "<p>Back to top button</p>"
+    )
+    kept = clean.prepare(fragment, BOILERPLATE)
+    assert kept.count("<p>") == 2 and "İkinci." in kept
+    for phrase in ("Abone Ol", "abone", "Related", "Back to top", "linked headline"):
+        assert phrase not in kept
+
+
+def test_a_phrase_before_article_text_does_not_cut_the_article() -> None:
+    fragment = f"<p>Related Articles</p><p>{LONG}</p>"
+    assert clean.prepare(fragment, BOILERPLATE) == f"<p>{LONG}</p>"
+
+
+def test_boilerplate_is_configurable() -> None:
+    fragment = f"<p>{LONG}</p><p>Paylaş</p>"
+    assert "Paylaş" in clean.prepare(fragment, BOILERPLATE)
+    assert "Paylaş" not in clean.prepare(fragment, ["Paylaş"])
+
+
+@pytest.mark.parametrize(
+    ("img", "src"),
+    [
+        ('<img data-src="/a.jpg" src="data:image/gif;base64,R0l">', "https://m5.test/a.jpg"),
+        ('<img data-lazy-src="a.jpg">', "https://m5.test/yazi/a.jpg"),
+        ('<img srcset="s.jpg 300w, l.jpg 1024w, m.jpg 640w">', "https://m5.test/yazi/l.jpg"),
+        ('<img data-srcset="s.jpg 1x, l.jpg 2x" src="">', "https://m5.test/yazi/l.jpg"),
+        ('<img src="/real.jpg" srcset="other.jpg 2x">', "https://m5.test/real.jpg"),
+    ],
+)
+def test_lazy_images_get_an_absolute_src(img: str, src: str) -> None:
+    cleaned = clean.sanitize(clean.prepare(f"<p>{img}</p>", []), "https://m5.test/yazi/")
+    assert f'src="{src}"' in cleaned
+    assert "srcset" not in cleaned and "data-" not in cleaned
+
+
+def test_placeholder_only_images_and_noscript_duplicates_go() -> None:
+    fragment = (
+        '<img src="data:image/gif;base64,R0l"><img data-src="/a.jpg">'
+        '<noscript><img src="/a.jpg"></noscript>'
+    )
+    cleaned = clean.sanitize(clean.prepare(fragment, []), "https://m5.test/")
+    assert cleaned.count("<img") == 1
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href="JaVaScRiPt:alert(1)">x</a>',
+        '<a href="&#106;avascript:alert(1)">x</a>',
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">x</a>',
+        '<img src="x" onerror="alert(1)">',
+        '<svg onload="alert(1)"><script>alert(1)</script></svg>',
+        '<p style="x" onclick="alert(1)">x</p>',
+        '<iframe src="https://evil.example/"></iframe>',
+        "<style>body{}</style><script>alert(1)</script>",
+        '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+    ],
+)
+def test_sanitizer_leaves_nothing_executable(dirty: str) -> None:
+    cleaned = clean.sanitize(clean.prepare(dirty, []), "https://m5.test/").lower()
+    for bad in ("javascript:", "data:", "onerror", "onload", "onclick", "<script", "<svg"):
+        assert bad not in cleaned
+    assert "<iframe" not in cleaned and "<style" not in cleaned and "alert" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://M5.test/a/?utm_source=x&utm_medium=rss#comments", "https://m5.test/a/"),
+        ("https://m5.test/a/?p=5&fbclid=abc&gclid=d", "https://m5.test/a/?p=5"),
+        ("https://m5.test/ara/?q=%C3%A7elik", "https://m5.test/ara/?q=%C3%A7elik"),
+    ],
+)
+def test_canonical_urls_lose_tracking_parameters(url: str, canonical: str) -> None:
+    assert clean.canonical_url(url) == canonical
+
+
+def test_summary_cuts_at_a_word_and_drops_wordpress_ellipsis() -> None:
+    assert clean.summarize("<p>Kısa özet [&hellip;]</p>") == "Kısa özet…"
+    long = clean.summarize("<p>" + "savunma " * 60 + "</p>", limit=40)
+    assert long == "savunma savunma savunma savunma savunma…"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Yeni korvet, liman kabul testlerinin ardından ilk seyir testlerine çıktı ve bu", "tr"),
+        ("The leaders will meet in Sochi on Monday to discuss the agreements of the past", "en"),
+        ("Erdoğan, Türkiye", "xx"),
+    ],
+)
+def test_language_is_guessed_only_when_clear(text: str, language: str) -> None:
+    assert clean.guess_language(text, "xx") == language
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("“Çelik” İstanbul’da ığş".encode("cp1254"), "text/html; charset=ISO-8859-9"),
+        ("“Çelik” İstanbul’da ığş".encode("cp1254"), "text/html; charset=windows-1254"),
+        ('<meta charset="iso-8859-9">“Çelik” İstanbul’da ığş'.encode("cp1254"), "text/html"),
+        ("“Çelik” İstanbul’da ığş".encode("cp1254"), ""),  # undeclared, not UTF-8
+        ("“Çelik” İstanbul’da ığş".encode(), "text/html"),
+    ],
+)
+def test_turkish_encodings_are_decoded_as_browsers_do(body: bytes, content_type: str) -> None:
+    assert decode(body, content_type).endswith("“Çelik” İstanbul’da ığş")
