@@ -7,7 +7,9 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
 from m5syndicate.models import Subscriber
+from m5syndicate.newsletter.deliver import SendReport, send_due
 from m5syndicate.newsletter.subscriptions import add_subscriber
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
@@ -51,6 +54,8 @@ class DemoReport:
     revision: str | None
     sources: list[SourceReport]
     subscribers: dict[str, str] = field(default_factory=dict)  # email -> what happened
+    sent: SendReport = field(default_factory=SendReport)
+    outbox: Path = Path()
 
 
 def demo_settings(folder: Path) -> Settings:
@@ -63,11 +68,33 @@ def demo_settings(folder: Path) -> Settings:
     return dataclasses.replace(
         defaults,
         database=dataclasses.replace(defaults.database, url=f"sqlite:///{folder / 'demo.db'}"),
-        delivery=dataclasses.replace(defaults.delivery, outbox_dir=str(folder / "outbox")),
+        delivery=dataclasses.replace(
+            defaults.delivery, transport="outbox", outbox_dir=str(folder / "outbox")
+        ),
+        web=dataclasses.replace(defaults.web, secret_key=demo_secret_key(folder)),
         feeds=dataclasses.replace(defaults.feeds, out_dir=str(folder / "feeds")),
         sources=(source,),
         path="embedded demo defaults",
     )
+
+
+def demo_secret_key(folder: Path) -> str:
+    """The demo's own M5_SECRET_KEY, made once and kept in its folder so links stay valid
+    across runs."""
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+async def send_digests(runtime: Runtime) -> SendReport:
+    transport = runtime.new_transport()
+    try:
+        return await send_due(runtime.send_parts(transport), runtime.clock())
+    finally:
+        await transport.close()
 
 
 def run_demo(folder: Path) -> DemoReport:
@@ -87,6 +114,8 @@ def run_demo(folder: Path) -> DemoReport:
                 settings.newsletter.consent_version,
             )
             report.subscribers[subscriber.email] = outcome
+        report.sent = asyncio.run(send_digests(runtime))
+        report.outbox = Path(settings.delivery.outbox_dir) / "new"
         return report
     finally:
         runtime.close()

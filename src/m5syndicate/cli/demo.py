@@ -40,4 +40,16 @@ def demo(folder: Path) -> None:
             click.echo(f"             skipped {problem}")
     added = sum(1 for outcome in report.subscribers.values() if outcome == "added")
     click.echo(f"  subscribers {added} added, {len(report.subscribers) - added} already there")
-    click.echo("\nNext: `m5syndicate --config <your file> status`, or look in the folder above.")
+    for edition in report.sent.editions:
+        tally = edition.tally
+        click.echo(
+            f"  sent       edition {edition.edition.slug}: {tally.sent} sent, "
+            f"{tally.skipped} skipped, {tally.failed} failed"
+        )
+    if not report.sent.editions:
+        click.echo("  sent       nothing new: every due edition was already sent")
+    click.echo(f"  outbox     {report.outbox} ({len(list(report.outbox.glob('*.eml')))} messages)")
+    click.echo(
+        "\nNext: open a .eml above in a mail client, `m5syndicate --config <your file> "
+        "status`, or `m5syndicate preview`."
+    )
