@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from m5syndicate.config import WEEKDAYS, NewsletterSettings
 from m5syndicate.models import Article, Edition, Recipient
+from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 
 FIRST_WINDOW = {
@@ -66,7 +67,9 @@ def editions_to_send(
         unfinished = edition_store.unfinished_editions(conn, cadence)
         due = draft_edition(conn, cadence, now, newsletter, tz)
         if due is not None and due.id is None:
-            due = freeze(conn, due, now)
+            # Nobody on this cadence: nothing to freeze (an edition would hold its
+            # articles back from a later subscriber's first one).
+            due = freeze(conn, due, now) if ledger.has_recipients(conn, cadence) else None
     fresh = due is not None and all(edition.id != due.id for edition in unfinished)
     if fresh and due is not None and due.state in UNFINISHED:
         unfinished.append(due)

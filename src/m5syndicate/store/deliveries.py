@@ -388,15 +388,20 @@ def edition_counts(conn: Connection, edition_id: int) -> Counter[str]:
 
 
 def next_due_at(conn: Connection, edition_id: int) -> datetime | None:
-    """When the earliest pending delivery can next be claimed (None: none pending).
-
-    Rows other senders hold under a live lease are theirs to finish; this sender does
-    not wait for them."""
-    return conn.execute(
-        select(
-            func.min(func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at))
-        ).where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "pending"))
+    """When the earliest unfinished delivery can next be claimed: a pending row's retry
+    time, or the end of a claimed row's lease (its sender may have died). None: all done.
+    """
+    retry = conn.execute(
+        select(func.min(func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at)))
+        .where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "pending"))
     ).scalar_one_or_none()
+    lease = conn.execute(
+        select(func.min(deliveries.c.lease_until)).where(
+            (deliveries.c.edition_id == edition_id) & (deliveries.c.state == "sending")
+        )
+    ).scalar_one_or_none()
+    times = [moment for moment in (retry, lease) if moment is not None]
+    return min(times) if times else None
 
 
 def failed_deliveries(conn: Connection, edition_id: int) -> list[tuple[str, int | None, str]]:
@@ -419,3 +424,13 @@ def count_sent_since(conn: Connection, since: datetime) -> int:
             .where((deliveries.c.state == "sent") & (deliveries.c.sent_at >= since))
         ).scalar_one()
     )
+
+
+def has_recipients(conn: Connection, cadence: str) -> bool:
+    """Is anyone confirmed on this cadence (else no edition is worth freezing)?"""
+    found = conn.execute(
+        select(subscribers.c.id)
+        .where((subscribers.c.status == "confirmed") & (subscribers.c.cadence == cadence))
+        .limit(1)
+    ).first()
+    return found is not None

@@ -9,7 +9,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from m5syndicate.errors import InputError, M5Error, NotFound
 from m5syndicate.runtime import Runtime
-from m5syndicate.web import health
+from m5syndicate.web import archive, health
 
 # Our errors -> HTTP statuses; anything else is a 500 logged by the server.
 STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
@@ -21,7 +21,7 @@ STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
 
 def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
-        routes=[*health.routes()],
+        routes=[*health.routes(), *archive.routes()],
         exception_handlers={M5Error: handle_error},
     )
     app.state.runtime = runtime
