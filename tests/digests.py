@@ -125,7 +125,8 @@ def run_send(
 ) -> SendReport:
     async def go() -> SendReport:
         try:
-            return await send_due(parts_for(engine, settings, transport), now, SendOptions(**options))
+            parts = parts_for(engine, settings, transport)
+            return await send_due(parts, now, SendOptions(**options))
         finally:
             await transport.close()
 

@@ -50,7 +50,7 @@ class FaultyHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address in self.faults.hard_bounce:
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         if self.take(self.faults.rcpt_temp, address):
             return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)

@@ -73,9 +73,7 @@ def test_relay_down_pauses_the_edition_then_send_resumes(engine: Engine, tmp_pat
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 12)
     port = free_port()  # nothing listens here yet
-    settings = settings_for(
-        url_of(engine), tmp_path, delivery={"pause_after": 5, "concurrency": 2}
-    )
+    settings = settings_for(url_of(engine), tmp_path, delivery={"pause_after": 5, "concurrency": 2})
     url = f"smtp://127.0.0.1:{port}?starttls=off"
     report = run_send(engine, settings, smtp_transport(url, 2))
     (edition,) = report.editions

@@ -105,9 +105,7 @@ def delivered_to(outbox: Path) -> dict[str, str]:
     return found
 
 
-def test_each_subscriber_gets_their_language_and_categories(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_each_subscriber_gets_their_language_and_categories(engine: Engine, tmp_path: Path) -> None:
     store_articles(
         engine,
         [

@@ -392,8 +392,9 @@ def next_due_at(conn: Connection, edition_id: int) -> datetime | None:
     time, or the end of a claimed row's lease (its sender may have died). None: all done.
     """
     retry = conn.execute(
-        select(func.min(func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at)))
-        .where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "pending"))
+        select(
+            func.min(func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at))
+        ).where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "pending"))
     ).scalar_one_or_none()
     lease = conn.execute(
         select(func.min(deliveries.c.lease_until)).where(
