@@ -75,7 +75,12 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
         raise NotFound(f"archive: edition {edition.slug} has no articles in {language!r}")
     page = digest_page(edition, Selection(shown, frozenset(), 0), language, runtime.settings.site)
     subscribe = f"{page.public_url}/subscribe"
-    context = {**page.context(), "unsubscribe_url": subscribe, "preferences_url": subscribe}
+    context = {
+        **page.context(),
+        "unsubscribe_url": subscribe,
+        "preferences_url": subscribe,
+        "web": True,  # the footer offers to subscribe instead of personal links
+    }
     html = render_mail(runtime.email_env, "digest", language, context).html
     return html or ""
 
