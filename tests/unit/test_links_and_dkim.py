@@ -10,6 +10,7 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from itsdangerous import URLSafeSerializer
 
 from m5syndicate.config import DkimSettings
 from m5syndicate.errors import ConfigError
@@ -17,6 +18,7 @@ from m5syndicate.newsletter.dkim import DkimSigner, load_signer
 from m5syndicate.newsletter.links import (
     PREFERENCES,
     UNSUBSCRIBE,
+    LinkSigner,
     require_secret_key,
     subscriber_links,
     verify_token,
@@ -112,3 +114,11 @@ def test_signer_is_loaded_from_config(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="2048 bits or more"):
         load_signer(DkimSettings("m5.test", "mail", str(pem)))
+
+
+def test_fast_tokens_are_exactly_itsdangerous_tokens() -> None:
+    for subscriber_id, version in [(1, 1), (42, 7), (123456789, 2)]:
+        for purpose in (UNSUBSCRIBE, PREFERENCES):
+            ours = LinkSigner("https://m5.test", SECRET).token(subscriber_id, version, purpose)
+            theirs = URLSafeSerializer(SECRET, salt=purpose).dumps([subscriber_id, version])
+            assert ours == theirs

@@ -11,6 +11,9 @@ a pre-encoded message by plain substitution.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -41,17 +44,27 @@ def require_secret_key(secret_key: str, what: str = "send") -> str:
 
 
 class LinkSigner:
-    """Signs tokens for many subscribers with one key (the serializers are built once)."""
+    """Signs tokens for many subscribers with one key.
+
+    It writes exactly what ``URLSafeSerializer(key, salt=purpose).dumps([id, version])``
+    writes (a test checks it), without itsdangerous' per-call signer construction and
+    compression attempt: a sending run signs two tokens per message, and that costs
+    about 0.15 ms through itsdangerous, 0.01 ms here.
+    """
 
     def __init__(self, public_url: str, secret_key: str) -> None:
         self.base = public_url.rstrip("/")
-        self.serializers = {
-            purpose: URLSafeSerializer(require_secret_key(secret_key), salt=purpose)
+        secret = require_secret_key(secret_key).encode("utf-8")
+        # itsdangerous' default key derivation ("django-concat") and digest (SHA-1).
+        self.keys = {
+            purpose: hashlib.sha1(purpose.encode() + b"signer" + secret).digest()
             for purpose in PURPOSES
         }
 
     def token(self, subscriber_id: int, token_version: int, purpose: str) -> str:
-        return str(self.serializers[purpose].dumps([subscriber_id, token_version]))
+        payload = urlsafe_b64(f"[{int(subscriber_id)},{int(token_version)}]".encode("ascii"))
+        mac = hmac.new(self.keys[purpose], payload, hashlib.sha1).digest()
+        return (payload + b"." + urlsafe_b64(mac)).decode("ascii")
 
     def links(self, subscriber_id: int, token_version: int) -> Links:
         return Links(
@@ -60,6 +73,10 @@ class LinkSigner:
             preferences_url=f"{self.base}/preferences/"
             + self.token(subscriber_id, token_version, PREFERENCES),
         )
+
+
+def urlsafe_b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def subscriber_links(

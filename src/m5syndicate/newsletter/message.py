@@ -35,8 +35,13 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
 def address_header(value: str) -> str:
     """'Name <a@b>' -> RFC 2047 display name if needed, IDNA domain."""
+    if PLAIN_ADDRESS.fullmatch(value):
+        return value  # the common case, per recipient: nothing to encode
     check_header_value("address", value)
     name, address = parseaddr(value)
     if "@" not in address:
