@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from m5syndicate.models import Recipient
 from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.schema import (
+    articles,
     delivered_articles,
     deliveries,
     subscriber_categories,
@@ -252,7 +253,10 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
     finals = [o for o in outcomes if o.state in FINAL_STATES]
     retries = [o for o in outcomes if o.state == "pending"]
     released = [o.delivery_id for o in outcomes if o.state == "released"]
-    if finals:
+    sent = [o for o in finals if o.state == "sent"]
+    record_sent(conn, sent, now)
+    others = [o for o in finals if o.state != "sent"]
+    if others:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == bindparam("d_id"))
@@ -260,8 +264,6 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
                 state=bindparam("d_state"),
                 last_error=bindparam("d_error"),
                 smtp_code=bindparam("d_code"),
-                message_id=bindparam("d_message_id"),
-                sent_at=bindparam("d_sent_at"),
                 lease_until=None,
             ),
             [
@@ -270,10 +272,8 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
                     "d_state": o.state,
                     "d_error": o.error[:1000],
                     "d_code": o.smtp_code,
-                    "d_message_id": o.message_id,
-                    "d_sent_at": now if o.state == "sent" else None,
                 }
-                for o in finals
+                for o in others
             ],
         )
     if retries:
@@ -299,10 +299,31 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
         )
     if released:
         release_rows(conn, released)
-    record_delivered_articles(conn, [o for o in finals if o.state == "sent"], now)
+    record_delivered_articles(conn, sent, now)
     bounced = [o for o in finals if o.suppress and o.email]
     for outcome in bounced:
         suppress_addresses(conn, [outcome.email], outcome.error, "bounce", now)
+
+
+def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+    """Sent rows: the shared values in one UPDATE per reply code, then only the
+    Message-IDs row by row (plain strings: cheap to bind, unlike the timestamp)."""
+    by_code: dict[int | None, list[int]] = {}
+    for outcome in sent:
+        by_code.setdefault(outcome.smtp_code, []).append(outcome.delivery_id)
+    for code, ids in by_code.items():
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(state="sent", sent_at=now, smtp_code=code, last_error="", lease_until=None)
+        )
+    if sent:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("d_id"))
+            .values(message_id=bindparam("d_message_id")),
+            [{"d_id": o.delivery_id, "d_message_id": o.message_id} for o in sent],
+        )
 
 
 def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
@@ -319,27 +340,42 @@ def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
 
 
 def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
-    rows = [
-        {
-            "subscriber_id": o.subscriber_id,
-            "article_id": article_id,
-            "content_hash": content_hash,
-            "sent_at": now,
-        }
-        for o in sent
-        for article_id, content_hash in o.articles
-    ]
-    if not rows:
-        return
-    statement = insert_on_conflict(conn, delivered_articles)
-    statement = statement.on_conflict_do_update(
-        index_elements=["subscriber_id", "article_id"],
-        set_={
-            "content_hash": statement.excluded.content_hash,
-            "sent_at": statement.excluded.sent_at,
-        },
-    )
-    conn.execute(statement, rows)
+    """What reached whom. Messages of one variant share their articles, so each group is
+    one INSERT ... SELECT (deliveries x articles) run inside the database: ten rows per
+    message through Python parameter handling would cost more than the mail itself."""
+    groups: dict[tuple[tuple[int, str], ...], list[int]] = {}
+    for outcome in sent:
+        groups.setdefault(tuple(outcome.articles), []).append(outcome.delivery_id)
+    for pairs, delivery_ids in groups.items():
+        if not pairs:
+            continue
+        chosen = (
+            select(
+                deliveries.c.subscriber_id,
+                articles.c.id,
+                articles.c.content_hash,
+                literal(now, delivered_articles.c.sent_at.type),
+            )
+            .select_from(
+                # Every delivery of the group x every article it carried. The hash is read
+                # back from the article row: the one sent unless an edit landed mid-send.
+                deliveries.join(articles, true())
+            )
+            .where(
+                deliveries.c.id.in_(delivery_ids) & articles.c.id.in_([pair[0] for pair in pairs])
+            )
+        )
+        statement = insert_on_conflict(conn, delivered_articles).from_select(
+            ["subscriber_id", "article_id", "content_hash", "sent_at"], chosen
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["subscriber_id", "article_id"],
+            set_={
+                "content_hash": statement.excluded.content_hash,
+                "sent_at": statement.excluded.sent_at,
+            },
+        )
+        conn.execute(statement)
 
 
 def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> None:
