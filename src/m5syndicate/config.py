@@ -134,6 +134,11 @@ class DeliverySettings:
     max_attempts: int = setting(5, "tries of one delivery before it is failed")
     lease_seconds: int = setting(30, "how long a claimed delivery is held before others retake it")
     batch_size: int = setting(500, "deliveries claimed and written per database round trip")
+    retry_seconds: float = setting(
+        10.0, "first wait before retrying a temporary failure; doubles each attempt (max 1 h)"
+    )
+    pause_after: int = setting(20, "failures in a row that pause the edition (the relay is down)")
+    timeout_seconds: float = setting(30.0, "SMTP connect and reply timeout")
 
 
 @dataclass(frozen=True)
@@ -429,7 +434,7 @@ def validate(settings: Settings, where: str) -> None:
             parse_duration(getattr(settings.schedule, key))
         except ValueError as exc:
             raise ConfigError(f"config: {where}: [schedule] {key}: {exc}") from None
-    for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size"):
+    for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size", "pause_after"):
         if getattr(settings.delivery, name) < 1:
             raise ConfigError(f"config: {where}: [delivery] {name}: must be at least 1")
     if settings.delivery.transport == "smtp" and not settings.delivery.smtp_url:

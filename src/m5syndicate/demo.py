@@ -19,6 +19,7 @@ from m5syndicate.config import Settings, SourceSettings, load_settings
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
 from m5syndicate.newsletter import notices, roster
+from m5syndicate.newsletter.deliver import SendReport, send_due
 from m5syndicate.newsletter.subscriptions import Consent, Preferences, add_subscriber, subscribe
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
@@ -59,6 +60,8 @@ class DemoReport:
     config_path: Path | None = None
     secret_path: Path | None = None
     confirmation_mail: Path | None = None  # the web visitor's, when one was sent this run
+    sent: SendReport = field(default_factory=SendReport)
+    outbox: Path = Path()
 
 
 DEMO_VISITOR = "visitor@example.org"  # subscribes as if through the web form
@@ -98,7 +101,9 @@ def demo_settings(folder: Path) -> Settings:
     return dataclasses.replace(
         defaults,
         database=dataclasses.replace(defaults.database, url=f"sqlite:///{folder / 'demo.db'}"),
-        delivery=dataclasses.replace(defaults.delivery, outbox_dir=str(folder / "outbox")),
+        delivery=dataclasses.replace(
+            defaults.delivery, transport="outbox", outbox_dir=str(folder / "outbox")
+        ),
         feeds=dataclasses.replace(defaults.feeds, out_dir=str(folder / "feeds")),
         web=dataclasses.replace(defaults.web, secret_key=secret),
         sources=(source,),
@@ -111,6 +116,14 @@ async def collect(runtime: Runtime, now: datetime) -> list[SourceReport]:
         return await refresh_due(runtime.engine, runtime.fetcher, runtime.settings, now, force=True)
     finally:
         await runtime.aclose()
+
+
+async def send_digests(runtime: Runtime) -> SendReport:
+    transport = runtime.new_transport()
+    try:
+        return await send_due(runtime.send_parts(transport), runtime.clock())
+    finally:
+        await transport.close()
 
 
 def run_demo(folder: Path) -> DemoReport:
@@ -134,6 +147,8 @@ def run_demo(folder: Path) -> DemoReport:
         report.confirmation_mail = demo_visitor(runtime, now)
         report.config_path = write_demo_config(settings, folder)
         report.secret_path = demo_secret(folder)
+        report.sent = asyncio.run(send_digests(runtime))
+        report.outbox = Path(settings.delivery.outbox_dir) / "new"
         return report
     finally:
         runtime.close()

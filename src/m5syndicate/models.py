@@ -80,3 +80,38 @@ class Subscriber:
 SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped")
 EDITION_STATES = ("open", "sending", "paused", "done")
+
+
+@dataclass
+class Edition:
+    """A frozen set of articles for one cadence and period (see newsletter/editions.py)."""
+
+    cadence: str
+    period_key: str  # daily: 2026-11-28; weekly: 2026-W48; instant: the start of its window
+    since: datetime
+    until: datetime
+    state: str = "open"
+    articles: list[Article] = field(default_factory=list)  # in edition order, newest first
+    id: int | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def slug(self) -> str:
+        """The edition's name in URLs and messages: daily-2026-11-28."""
+        return f"{self.cadence}-{self.period_key}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What sending needs of a subscriber: claimed with its delivery row."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    language: str
+    format: str
+    status: str
+    token_version: int
+    categories: tuple[str, ...]  # slugs; empty means all
+    attempts: int = 0

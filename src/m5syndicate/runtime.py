@@ -17,10 +17,14 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
-from m5syndicate.errors import ConfigError
 from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.metrics import Metrics, StoreFigures
 from m5syndicate.models import utcnow
+from m5syndicate.newsletter.compose import Signer
+from m5syndicate.newsletter.deliver import SendParts
+from m5syndicate.newsletter.dkim import load_signer
+from m5syndicate.newsletter.links import LinkSigner
+from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.newsletter.templates import email_environment
 from m5syndicate.newsletter.transport import OutboxTransport, Transport
 from m5syndicate.scheduling.service import Service
@@ -43,11 +47,6 @@ class Runtime:
         """The one HTTP client of the collectors; ``await aclose()`` in the same loop."""
         return Fetcher(self.settings.collect, user_agent(self.settings.site.public_url))
 
-    async def aclose(self) -> None:
-        """Close what lives in the event loop (the HTTP client)."""
-        if "fetcher" in self.__dict__:
-            await self.fetcher.aclose()
-
     @cached_property
     def feed_cache(self) -> FeedCache:
         """Feeds built once per change, for the web app."""
@@ -58,12 +57,38 @@ class Runtime:
         return email_environment(self.settings.newsletter.templates_dir)
 
     @cached_property
-    def transport(self) -> Transport:
+    def link_signer(self) -> LinkSigner:
+        """Raises ConfigError (how to set M5_SECRET_KEY) when no key is configured."""
+        return LinkSigner(self.settings.site.public_url, self.settings.web.secret_key)
+
+    @cached_property
+    def dkim_signer(self) -> Signer | None:
+        return load_signer(self.settings.dkim)
+
+    def new_transport(self) -> Transport:
+        """The configured transport; a fresh one per event loop (SMTP connections are
+        bound to the loop that opened them). The caller closes it."""
         delivery = self.settings.delivery
-        if delivery.transport == "outbox":
-            return OutboxTransport(delivery.outbox_dir)
-        # The SMTP transport (newsletter/smtp.py) is wired here by the digests work.
-        raise ConfigError("delivery: transport 'smtp' is not available in this build; use 'outbox'")
+        if delivery.transport == "smtp":
+            target = parse_smtp_url(delivery.smtp_url)
+            return SmtpTransport(target, delivery.concurrency, delivery.timeout_seconds)
+        return OutboxTransport(delivery.outbox_dir)
+
+    @cached_property
+    def transport(self) -> Transport:
+        """The transport of single mails (confirmations, welcomes) sent from one event
+        loop: the web server's, or one CLI command's. Closed by ``aclose``."""
+        return self.new_transport()
+
+    def send_parts(self, transport: Transport) -> SendParts:
+        return SendParts(
+            engine=self.engine,
+            transport=transport,
+            env=self.email_templates,
+            settings=self.settings,
+            links=self.link_signer,
+            sign=self.dkim_signer,
+        )
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -81,6 +106,15 @@ class Runtime:
     def collect_lock(self) -> asyncio.Lock:
         """One collection at a time in this process: the scheduler's and the webhook's."""
         return asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close what lives in the event loop (the HTTP client, the mail transport)."""
+        if "fetcher" in self.__dict__:
+            await self.fetcher.aclose()
+            del self.__dict__["fetcher"]
+        if "transport" in self.__dict__:
+            await self.transport.close()
+            del self.__dict__["transport"]
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -51,6 +51,15 @@ def demo(folder: Path) -> None:
         click.echo(
             f"  web        {DEMO_VISITOR} subscribed; confirmation mail {report.confirmation_mail}"
         )
+    for edition in report.sent.editions:
+        tally = edition.tally
+        click.echo(
+            f"  sent       edition {edition.edition.slug}: {tally.sent} sent, "
+            f"{tally.skipped} skipped, {tally.failed} failed"
+        )
+    if not report.sent.editions:
+        click.echo("  sent       nothing new: every due edition was already sent")
+    click.echo(f"  outbox     {report.outbox} ({len(list(report.outbox.glob('*.eml')))} messages)")
     config = report.config_path
     click.echo(
         "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
@@ -58,4 +67,7 @@ def demo(folder: Path) -> None:
         "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
         f"{report.folder / 'outbox' / 'new'})"
     )
-    click.echo(f"\nNext: `m5syndicate --config {config} status`, or look in the folder above.")
+    click.echo(
+        f"\nThen: open a .eml above in a mail client, `m5syndicate --config {config} status`, "
+        f"or `m5syndicate --config {config} preview`."
+    )

@@ -1,22 +1,28 @@
-"""Per-subscriber links in mail: preferences and one-click unsubscribe.
+"""Signed per-subscriber links: one-click unsubscribe and preferences.
 
-Each token is signed (itsdangerous, HMAC-SHA1 compared in constant time) with a salt per
-purpose, so a preferences token never works as an unsubscribe token, and carries the
-subscriber's id and ``token_version``: bumping the version revokes every link sent so
-far. They do not expire (a digest from last year must still unsubscribe); a tampered,
-foreign or malformed token verifies as None, whatever was wrong with it.
+A token is ``[subscriber_id, token_version]`` signed with ``M5_SECRET_KEY`` and a purpose
+salt (itsdangerous ``URLSafeSerializer``), so an unsubscribe token cannot open the
+preferences page and bumping a subscriber's ``token_version`` revokes every link sent so
+far. They never expire: a mail read a year later must still let its reader leave.
+
+The output is URL-safe base64 plus dots: no ``=``, ``&`` or quote, so it can be put into
+a pre-encoded message by plain substitution.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from m5syndicate.errors import ConfigError
 
-PURPOSES = ("unsubscribe", "preferences")
-MAX_TOKEN_LENGTH = 200  # longer than any token we issue; refuse before verifying
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+PURPOSES = (UNSUBSCRIBE, PREFERENCES)
 
 
 @dataclass(frozen=True)
@@ -25,46 +31,81 @@ class Links:
     preferences_url: str
 
 
-def serializer(purpose: str, secret_key: str) -> URLSafeSerializer:
-    if purpose not in PURPOSES:
-        raise ValueError(f"links: unknown token purpose {purpose!r}")
+def require_secret_key(secret_key: str, what: str = "send") -> str:
+    """The key, or a ConfigError saying how to set one."""
     if not secret_key:
         raise ConfigError(
-            "web: M5_SECRET_KEY is not set; links in mail and on pages are signed with it. "
-            "Set it to a long random value (e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`) and keep it: changing it breaks sent links"
+            f"{what}: M5_SECRET_KEY is not set, and every mail carries links signed with it; "
+            "set M5_SECRET_KEY to a long random value (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))') and keep it: changing it breaks every link "
+            "already sent"
         )
-    return URLSafeSerializer(secret_key, salt=purpose)
+    return secret_key
+
+
+class LinkSigner:
+    """Signs tokens for many subscribers with one key.
+
+    It writes exactly what ``URLSafeSerializer(key, salt=purpose).dumps([id, version])``
+    writes (a test checks it), without itsdangerous' per-call signer construction and
+    compression attempt: a sending run signs two tokens per message, and that costs
+    about 0.15 ms through itsdangerous, 0.01 ms here.
+    """
+
+    def __init__(self, public_url: str, secret_key: str) -> None:
+        self.base = public_url.rstrip("/")
+        secret = require_secret_key(secret_key).encode("utf-8")
+        # itsdangerous' default key derivation ("django-concat") and digest (SHA-1).
+        self.keys = {
+            purpose: hashlib.sha1(purpose.encode() + b"signer" + secret).digest()
+            for purpose in PURPOSES
+        }
+
+    def token(self, subscriber_id: int, token_version: int, purpose: str) -> str:
+        payload = urlsafe_b64(f"[{int(subscriber_id)},{int(token_version)}]".encode("ascii"))
+        mac = hmac.new(self.keys[purpose], payload, hashlib.sha1).digest()
+        return (payload + b"." + urlsafe_b64(mac)).decode("ascii")
+
+    def links(self, subscriber_id: int, token_version: int) -> Links:
+        return Links(
+            unsubscribe_url=f"{self.base}/unsubscribe/"
+            + self.token(subscriber_id, token_version, UNSUBSCRIBE),
+            preferences_url=f"{self.base}/preferences/"
+            + self.token(subscriber_id, token_version, PREFERENCES),
+        )
+
+
+def urlsafe_b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def make_token(subscriber_id: int, token_version: int, purpose: str, secret_key: str) -> str:
-    return str(serializer(purpose, secret_key).dumps([subscriber_id, token_version]))
+    """One signed token (the path part of an unsubscribe or preferences link)."""
+    return LinkSigner("", secret_key).token(subscriber_id, token_version, purpose)
 
 
 def subscriber_links(
     subscriber_id: int, token_version: int, public_url: str, secret_key: str
 ) -> Links:
-    base = public_url.rstrip("/")
-    return Links(
-        unsubscribe_url=f"{base}/unsubscribe/"
-        + make_token(subscriber_id, token_version, "unsubscribe", secret_key),
-        preferences_url=f"{base}/preferences/"
-        + make_token(subscriber_id, token_version, "preferences", secret_key),
-    )
+    """The unsubscribe and preferences URLs of one subscriber."""
+    return LinkSigner(public_url, secret_key).links(subscriber_id, token_version)
 
 
 def verify_token(token: str, purpose: str, secret_key: str) -> tuple[int, int] | None:
-    """(subscriber id, token version) of a genuine token of this purpose, else None."""
-    if len(token) > MAX_TOKEN_LENGTH:
+    """(subscriber_id, token_version) if the token is ours and for this purpose, else None.
+
+    The caller must still compare the version with the subscriber's current one.
+    """
+    if purpose not in PURPOSES or not secret_key:
         return None
     try:
-        payload = serializer(purpose, secret_key).loads(token)
-    except BadData:
+        payload = URLSafeSerializer(secret_key, salt=purpose).loads(token)
+    except BadSignature:
         return None
     if (
         isinstance(payload, list)
         and len(payload) == 2
-        and all(type(part) is int for part in payload)
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in payload)
     ):
         return payload[0], payload[1]
     return None

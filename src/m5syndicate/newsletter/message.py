@@ -9,8 +9,9 @@ address, and every one is checked for CR/LF so nothing can inject a header.
 from __future__ import annotations
 
 import binascii
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -34,8 +35,13 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
 def address_header(value: str) -> str:
     """'Name <a@b>' -> RFC 2047 display name if needed, IDNA domain."""
+    if PLAIN_ADDRESS.fullmatch(value):
+        return value  # the common case, per recipient: nothing to encode
     check_header_value("address", value)
     name, address = parseaddr(value)
     if "@" not in address:
@@ -116,3 +122,131 @@ def body_part(text: str, html: str | None) -> bytes:
 
 
 QP_HEADER = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+
+
+# --- Pre-encoded bodies: encode once per variant, substitute per subscriber ---------
+
+SLOT_ATTRIBUTE = re.compile(r'\s((?:href|src)="[^"]*")')
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    """A MIME body encoded once; lines holding slot markers are kept as text and
+    encoded per message after substitution (a line is a few hundred bytes at most), so
+    each message costs a join, not a render or a full quoted-printable pass."""
+
+    segments: tuple[bytes | str, ...]
+    slots: tuple[str, ...]
+
+    def render(self, values: Mapping[str, str]) -> bytes:
+        parts: list[bytes] = []
+        for segment in self.segments:
+            if isinstance(segment, bytes):
+                parts.append(segment)
+                continue
+            for slot in self.slots:
+                segment = segment.replace(slot, values[slot])
+            parts.append(qp(segment))
+        return b"".join(parts)
+
+
+def prepare_body(text: str, html: str | None, slots: Sequence[str]) -> PreparedBody:
+    """The body of ``body_part(text, html)``, with ``slots`` left to fill per message."""
+    segments: list[bytes | str] = []
+    text_part = b'Content-Type: text/plain; charset="utf-8"\r\n' + QP_HEADER
+    if html is None:
+        segments.append(text_part)
+        segments += encoded_lines(text, slots)
+        return PreparedBody(merge(segments), tuple(slots))
+    boundary = f"=_m5_{uuid.uuid4().hex}".encode("ascii")
+    segments.append(
+        b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n'
+        b"--" + boundary + b"\r\n" + text_part
+    )
+    segments += encoded_lines(text, slots)
+    segments.append(
+        b"\r\n--" + boundary + b"\r\n" + b'Content-Type: text/html; charset="utf-8"\r\n' + QP_HEADER
+    )
+    segments += encoded_lines(isolate_slots(html, slots), slots)
+    segments.append(b"\r\n--" + boundary + b"--\r\n")
+    return PreparedBody(merge(segments), tuple(slots))
+
+
+def isolate_slots(html: str, slots: Sequence[str]) -> str:
+    """Put each attribute holding a slot on a line of its own (a line break between
+    attributes is plain whitespace to HTML), so the line stays short once filled."""
+
+    def own_line(match: re.Match[str]) -> str:
+        attribute = match.group(1)
+        return f"\n{attribute}\n" if any(slot in attribute for slot in slots) else match.group(0)
+
+    return SLOT_ATTRIBUTE.sub(own_line, html)
+
+
+def encoded_lines(text: str, slots: Sequence[str]) -> list[bytes | str]:
+    """Static runs of lines encoded now; lines with a slot kept as text."""
+    segments: list[bytes | str] = []
+    static: list[str] = []
+    for line in text.replace("\r\n", "\n").splitlines(keepends=True):
+        if any(slot in line for slot in slots):
+            if static:
+                segments.append(qp("".join(static)))
+                static = []
+            segments.append(line)
+        else:
+            static.append(line)
+    if static:
+        segments.append(qp("".join(static)))
+    return segments
+
+
+def merge(segments: list[bytes | str]) -> tuple[bytes | str, ...]:
+    """Adjacent byte segments joined, so a message is assembled from few pieces."""
+    merged: list[bytes | str] = []
+    for segment in segments:
+        if merged and isinstance(segment, bytes) and isinstance(merged[-1], bytes):
+            merged[-1] = merged[-1] + segment
+        else:
+            merged.append(segment)
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class HeaderBlock:
+    """Headers encoded once for many messages (From, Subject, Date, List-Id...)."""
+
+    data: bytes
+
+
+def header_block(
+    *,
+    sender: str,
+    subject: str,
+    date: datetime,
+    reply_to: str = "",
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> HeaderBlock:
+    headers = [
+        ("From", address_header(sender)),
+        ("Subject", encode_subject(subject)),
+        ("Date", format_datetime(date)),
+        ("MIME-Version", "1.0"),
+    ]
+    if reply_to:
+        headers.append(("Reply-To", address_header(reply_to)))
+    headers += [(name, check_header_value(name, value)) for name, value in extra_headers]
+    return HeaderBlock("".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii"))
+
+
+def assemble(
+    block: HeaderBlock,
+    to: str,
+    message_id: str,
+    personal_headers: Sequence[tuple[str, str]],
+    body: bytes,
+) -> bytes:
+    """One message: the recipient's headers, the shared ones, the body."""
+    own = [("To", address_header(to)), ("Message-ID", check_header_value("Message-ID", message_id))]
+    own += [(name, check_header_value(name, value)) for name, value in personal_headers]
+    head = "".join(f"{name}: {value}\r\n" for name, value in own).encode("ascii")
+    return head + block.data + body

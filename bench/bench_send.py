@@ -1,0 +1,410 @@
+"""Benchmark: `send_due` to Postfix's smtp-sink, beside a raw aiosmtplib baseline.
+
+    /work/venv/bin/python bench/bench_send.py [--subscribers 20000] [--runs 5]
+        [--connections 16] [--memory] [--no-write]
+
+Each round runs, in fresh processes: A) the baseline, aiosmtplib `sendmail(bytes)` of one
+pre-built digest over the same number of connections; B) `send_due` (10-article digest,
+HTML + text, personalised links, ledger on SQLite); C) the same with DKIM (RSA-2048).
+Rounds alternate A B C, A B C...; the figures are medians, with the median of the
+per-round ratios. `--memory` also compares the peak RSS of B at 10x the subscribers.
+Needs smtp-sink: it is fetched with `apt-get download postfix` into /tmp/pfx if missing
+(no mail daemon is installed). Appends the results to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from aiosmtplib import SMTP  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from m5syndicate.collect.clean import content_hash  # noqa: E402
+from m5syndicate.config import SourceSettings, load_settings  # noqa: E402
+from m5syndicate.models import Article, Category  # noqa: E402
+from m5syndicate.newsletter.deliver import SendOptions, send_due  # noqa: E402
+from m5syndicate.runtime import Runtime  # noqa: E402
+from m5syndicate.store import articles as article_store  # noqa: E402
+from m5syndicate.store import migrate, sources  # noqa: E402
+from m5syndicate.store.engine import make_engine  # noqa: E402
+from m5syndicate.store.schema import subscribers  # noqa: E402
+
+PFX = Path("/tmp/pfx")
+SINK = PFX / "root/usr/sbin/smtp-sink"
+NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+SECRET = "bench-secret"
+PARAGRAPH = (
+    "Milli imkânlarla inşa edilen yeni nesil korvet projesinin ilk gemisi, Marmara "
+    "Denizi'nde gerçekleştirilen liman dışı seyir testlerini başarıyla tamamladı. "
+)
+
+
+def ensure_sink() -> None:
+    if SINK.exists():
+        return
+    PFX.mkdir(parents=True, exist_ok=True)
+    print("fetching smtp-sink: apt-get download postfix (no daemon is installed)")
+    subprocess.run(["apt-get", "download", "postfix"], cwd=PFX, check=True)
+    deb = next(PFX.glob("postfix_*.deb"))
+    subprocess.run(["dpkg", "-x", str(deb), str(PFX / "root")], check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "LD_LIBRARY_PATH": str(PFX / "root/usr/lib/postfix")}
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    sink = subprocess.Popen([str(SINK), *user, f"127.0.0.1:{port}", "1024"], env=env)
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return sink
+        time.sleep(0.05)
+    raise RuntimeError("smtp-sink did not start")
+
+
+# --- the database: seeded once, copied per run -------------------------------------
+
+
+def seed(path: Path, count: int) -> None:
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        sources.sync_sources(conn, [SourceSettings(name="wp", type="feed", url="x")], NOW)
+        source_id = sources.get_source(conn, "wp").id or 0
+        article_store.upsert_articles(conn, source_id, articles(), NOW)
+        rows = [
+            {
+                "email": f"okur{i}@example.org",
+                "email_key": f"okur{i}@example.org",
+                "name": "",
+                "language": "tr",
+                "cadence": "daily",
+                "format": "html",
+                "status": "confirmed",
+                "token_version": 1,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for i in range(count)
+        ]
+        for start in range(0, count, 10_000):
+            conn.execute(insert(subscribers), rows[start : start + 10_000])
+    engine.dispose()
+
+
+def articles() -> list[Article]:
+    found = []
+    for i in range(10):
+        title = f"Yeni nesil korvet ilk seyir testlerini tamamladı ({i + 1})"
+        body = f"<p>{PARAGRAPH * 3}</p>"
+        when = NOW - timedelta(hours=i + 1)
+        found.append(
+            Article(
+                guid=f"bench-{i}",
+                url=f"https://www.m5dergi.com/deniz-sistemleri/yeni-nesil-korvet-{i}/",
+                title=title,
+                content_html=body,
+                summary=(PARAGRAPH * 4)[:600],
+                language="tr",
+                published_at=when,
+                updated_at=when,
+                categories=[Category("deniz-sistemleri", "Deniz Sistemleri")],
+                image_url=f"https://www.m5dergi.com/wp-content/uploads/2026/11/korvet-{i}.jpg",
+                image_alt="Korvet seyir halinde",
+                content_hash=content_hash(title, body),
+            )
+        )
+    return found
+
+
+# --- the runs (each in its own process) ---------------------------------------------
+
+
+def settings_for(db: Path, port: int, connections: int, dkim_key: str) -> Runtime:
+    settings = load_settings(
+        path=None,
+        env={},
+        overrides={
+            "database": {"url": f"sqlite:///{db}"},
+            "site": {"public_url": "https://bulten.example.org"},
+            "newsletter": {"from": "M5 Dergi <bulten@example.org>"},
+            "delivery": {
+                "transport": "smtp",
+                "smtp_url": f"smtp://127.0.0.1:{port}?starttls=off",
+                "concurrency": connections,
+                "batch_size": 1000,
+            },
+            "dkim": (
+                {"domain": "example.org", "selector": "bench", "private_key_file": dkim_key}
+                if dkim_key
+                else {}
+            ),
+        },
+    )
+    web = dataclasses.replace(settings.web, secret_key=SECRET)
+    return Runtime(dataclasses.replace(settings, web=web), clock=lambda: NOW)
+
+
+async def run_send(runtime: Runtime) -> int:
+    transport = runtime.new_transport()
+    try:
+        report = await send_due(runtime.send_parts(transport), NOW, SendOptions(("daily",)))
+    finally:
+        await transport.close()
+    return sum(edition.tally.sent for edition in report.editions)
+
+
+async def run_baseline(port: int, connections: int, message: bytes, count: int) -> int:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> int:
+        client = SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        sent = 0
+        while not queue.empty():
+            i = queue.get_nowait()
+            await client.sendmail("bulten@example.org", [f"okur{i}@example.org"], message)
+            sent += 1
+        await client.quit()
+        return sent
+
+    return sum(await asyncio.gather(*(worker() for _ in range(connections))))
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measured run; prints a JSON line."""
+    started, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    if args.child == "baseline":
+        message = Path(args.message).read_bytes()
+        sent = asyncio.run(run_baseline(args.port, args.connections, message, args.count))
+    else:
+        runtime = settings_for(Path(args.db), args.port, args.connections, args.dkim_key)
+        sent = asyncio.run(run_send(runtime))
+        runtime.close()
+    elapsed = time.perf_counter() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    print(
+        json.dumps(
+            {
+                "sent": sent,
+                "seconds": elapsed,
+                "rate": sent / elapsed,
+                "cpu_ms_per_msg": cpu * 1000 / max(sent, 1),
+                "maxrss_mb": cpu1.ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def measure(kind: str, port: int, connections: int, **extra: str) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", kind, "--port", str(port)]
+    command += ["--connections", str(connections)]
+    for key, value in extra.items():
+        command += [f"--{key.replace('_', '-')}", value]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def sample_message(db: Path, port: int, connections: int) -> bytes:
+    """One digest exactly as `send` builds it, for the baseline to send over and over."""
+    runtime = settings_for(db, port, connections, "")
+    try:
+        outbox = Path(tempfile.mkdtemp()) / "outbox"
+        settings = runtime.settings
+        delivery = dataclasses.replace(
+            settings.delivery, transport="outbox", outbox_dir=str(outbox)
+        )
+        one = Runtime(dataclasses.replace(settings, delivery=delivery), clock=lambda: NOW)
+        asyncio.run(run_send_limited(one))
+        one.close()
+        return next((outbox / "new").glob("*.eml")).read_bytes()
+    finally:
+        runtime.close()
+
+
+async def run_send_limited(runtime: Runtime) -> None:
+    transport = runtime.new_transport()
+    try:
+        await send_due(runtime.send_parts(transport), NOW, SendOptions(("daily",), limit=1))
+    finally:
+        await transport.close()
+
+
+def dkim_key_file(folder: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--memory", action="store_true", help="also 10x subscribers, once")
+    parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--message", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dkim-key", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    ensure_sink()
+    folder = Path(tempfile.mkdtemp(prefix="m5bench-"))
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        results = bench(args, folder, port)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+    report(args, results)
+
+
+def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[dict[str, float]]]:
+    template = folder / "template.db"
+    seed(template, args.subscribers)
+    message = folder / "message.eml"
+    shutil.copy(template, folder / "sample.db")
+    message.write_bytes(sample_message(folder / "sample.db", port, 1))
+    key = dkim_key_file(folder)
+    results: dict[str, list[dict[str, float]]] = {"baseline": [], "send": [], "dkim": []}
+    for round_ in range(args.runs):
+        for kind in ("baseline", "send", "dkim"):
+            db = folder / f"run-{round_}-{kind}.db"
+            shutil.copy(template, db)
+            extra = {"db": str(db), "count": str(args.subscribers), "message": str(message)}
+            if kind == "dkim":
+                extra["dkim_key"] = str(key)
+            found = measure(
+                "baseline" if kind == "baseline" else "send", port, args.connections, **extra
+            )
+            results[kind].append(found)
+            print(
+                f"round {round_ + 1} {kind:8} {found['rate']:7.0f} msg/s "
+                f"cpu {found['cpu_ms_per_msg']:.3f} ms/msg rss {found['maxrss_mb']:.0f} MB",
+                flush=True,
+            )
+            db.unlink()
+    if args.memory:
+        big = folder / "big.db"
+        seed(big, args.subscribers * 10)
+        found = measure("send", port, args.connections, db=str(big))
+        results["memory_big"] = [found]
+        print(
+            f"{args.subscribers * 10} subscribers: {found['rate']:.0f} msg/s "
+            f"rss {found['maxrss_mb']:.0f} MB",
+            flush=True,
+        )
+    results["message_bytes"] = [{"size": float(len(message.read_bytes()))}]
+    return results
+
+
+def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]]) -> None:
+    base = [r["rate"] for r in results["baseline"]]
+    send = [r["rate"] for r in results["send"]]
+    dkim = [r["rate"] for r in results["dkim"]]
+    ratio_send = median([s / b for s, b in zip(send, base, strict=True)])
+    ratio_dkim = median([d / b for d, b in zip(dkim, base, strict=True)])
+
+    lines = [
+        f"\n## send: {args.subscribers:,} subscribers, {args.connections} connections "
+        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n",
+        f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {platform.python_version()}, "
+        f"aiosmtplib {metadata.version('aiosmtplib')}, SQLAlchemy {metadata.version('sqlalchemy')}"
+        f", cryptography {metadata.version('cryptography')}; sink: Postfix smtp-sink; "
+        f"message {int(results['message_bytes'][0]['size']):,} bytes; {args.runs} rounds "
+        "alternating A B C, medians (min-max).\n",
+        "| run | msg/s | CPU ms/msg | peak RSS MB | vs baseline (median of ratios) |",
+        "|---|---|---|---|---|",
+        row("A raw aiosmtplib sendmail(bytes), one pre-built message", results["baseline"], "1.00"),
+        row(
+            "B `send_due` (render per variant, links, ledger on SQLite)",
+            results["send"],
+            f"{ratio_send:.2f} (target >= 0.6)",
+        ),
+        row("C `send_due` + DKIM RSA-2048", results["dkim"], f"{ratio_dkim:.2f} (target >= 0.4)"),
+    ]
+    if "memory_big" in results:
+        big = results["memory_big"][0]
+        small = median([r["maxrss_mb"] for r in results["send"]])
+        lines.append(
+            f"\nPeak RSS of B at {args.subscribers * 10:,} subscribers: {big['maxrss_mb']:.0f} MB "
+            f"vs {small:.0f} MB at {args.subscribers:,} ({big['maxrss_mb'] / small - 1:+.0%}; "
+            f"target within 10%); {big['rate']:,.0f} msg/s."
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        with (ROOT / "BENCHMARKS.md").open("a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def cell(rows: list[dict[str, float]], key: str) -> str:
+    values = [r[key] for r in rows]
+    return f"{median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def row(name: str, rows: list[dict[str, float]], ratio: str) -> str:
+    cpu = median([r["cpu_ms_per_msg"] for r in rows])
+    return f"| {name} | {cell(rows, 'rate')} | {cpu:.3f} | {cell(rows, 'maxrss_mb')} | {ratio} |"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()

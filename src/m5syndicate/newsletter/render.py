@@ -1,0 +1,190 @@
+"""Rendering mail: Jinja2 templates -> (subject, text, inlined HTML).
+
+Templates are named ``{name}.{language}.txt`` and ``{name}.{language}.html``; the text
+template sets ``subject``. One render serves every subscriber of a variant (language x
+format x article selection): per-subscriber links are rendered as slot markers and put in
+later by substitution (``message.prepare_body``). Dates are formatted with Babel in
+``site.timezone``; no ``upper()``/``lower()`` touches Turkish text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import css_inline
+from babel.dates import format_date
+from jinja2 import Environment, TemplateError, TemplateNotFound
+
+from m5syndicate.config import SiteSettings
+from m5syndicate.errors import RenderError
+from m5syndicate.models import Article, Edition
+from m5syndicate.newsletter.editions import Selection
+
+# Slot markers: plain ASCII that autoescape, css-inline and quoted-printable leave alone.
+UNSUBSCRIBE_SLOT = "m5slot-unsubscribe-url"
+PREFERENCES_SLOT = "m5slot-preferences-url"
+SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
+MAX_HTML_BYTES = 90_000  # Gmail clips messages at about 102 KB
+
+INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str | None  # None for text-only subscribers
+
+
+def render_mail(
+    env: Environment,
+    template_name: str,
+    language: str,
+    context: Mapping[str, Any],
+    *,
+    html: bool = True,
+) -> RenderedMail:
+    """Render ``{template_name}.{language}.txt`` (and ``.html``); CSS inlined once."""
+    context = {"language": language, **context}
+    try:
+        module = env.get_template(f"{template_name}.{language}.txt").make_module(dict(context))
+        subject = " ".join(str(getattr(module, "subject", "")).split())
+        text = str(module)
+        page = (
+            env.get_template(f"{template_name}.{language}.html").render(context) if html else None
+        )
+    except TemplateNotFound as exc:
+        raise RenderError(
+            f"render: template {exc.name} not found; add it to [newsletter] templates_dir "
+            "or restore the bundled templates"
+        ) from exc
+    except TemplateError as exc:
+        raise RenderError(f"render: {template_name}.{language}: {exc}; fix the template") from exc
+    if not subject:
+        raise RenderError(
+            f"render: {template_name}.{language}.txt sets no subject; add "
+            "{% set subject = ... %} to it"
+        )
+    return RenderedMail(subject, text, inline_css(page) if page is not None else None)
+
+
+def inline_css(page: str) -> str:
+    try:
+        return str(INLINER.inline(page))
+    except ValueError as exc:
+        raise RenderError(f"render: cannot inline the CSS: {exc}; fix the stylesheet") from exc
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """An article as a template shows it: dates already localized."""
+
+    title: str
+    url: str
+    summary: str
+    image_url: str
+    image_alt: str
+    date_text: str
+    categories: list[str]
+    author: str
+    updated: bool = False
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    """The context of one digest variant (or of the web archive page)."""
+
+    site_title: str
+    site_url: str
+    public_url: str
+    edition: dict[str, str]
+    articles: list[ArticleView]
+    more: int
+    more_url: str
+    archive_url: str
+    unsubscribe_url: str = UNSUBSCRIBE_SLOT
+    preferences_url: str = PREFERENCES_SLOT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "site_title": self.site_title,
+            "site_url": self.site_url,
+            "public_url": self.public_url,
+            "edition": self.edition,
+            "articles": self.articles,
+            "more": self.more,
+            "more_url": self.more_url,
+            "archive_url": self.archive_url,
+            "unsubscribe_url": self.unsubscribe_url,
+            "preferences_url": self.preferences_url,
+            **self.extra,
+        }
+
+
+def local_date(moment: datetime, language: str, tz: str, form: str = "long") -> str:
+    return str(format_date(moment.astimezone(ZoneInfo(tz)), form, locale=language))
+
+
+def article_view(article: Article, language: str, tz: str, updated: bool) -> ArticleView:
+    return ArticleView(
+        title=article.title,
+        url=article.url,
+        summary=article.summary,
+        image_url=article.image_url,
+        image_alt=article.image_alt or article.title,
+        date_text=local_date(article.published_at, language, tz),
+        categories=[category.name for category in article.categories],
+        author=article.author,
+        updated=updated,
+    )
+
+
+def archive_url(public_url: str, edition: Edition, language: str) -> str:
+    return f"{public_url.rstrip('/')}/archive/{edition.slug}?lang={language}"
+
+
+def digest_page(
+    edition: Edition, selection: Selection, language: str, site: SiteSettings
+) -> DigestPage:
+    """Everything the digest templates need for one variant."""
+    browser = archive_url(site.public_url, edition, language)
+    return DigestPage(
+        site_title=site.title,
+        site_url=site.url,
+        public_url=site.public_url.rstrip("/"),
+        edition={
+            "cadence": edition.cadence,
+            "slug": edition.slug,
+            "date_text": local_date(edition.until, language, site.timezone, "full"),
+        },
+        articles=[
+            article_view(a, language, site.timezone, a.id in selection.updated)
+            for a in selection.articles
+        ],
+        more=selection.more,
+        more_url=browser,
+        archive_url=browser,
+    )
+
+
+def render_digest(
+    env: Environment,
+    edition: Edition,
+    selection: Selection,
+    language: str,
+    fmt: str,
+    site: SiteSettings,
+) -> RenderedMail:
+    page = digest_page(edition, selection, language, site)
+    mail = render_mail(env, "digest", language, page.context(), html=fmt == "html")
+    if mail.html is not None and len(mail.html.encode("utf-8")) > MAX_HTML_BYTES:
+        raise RenderError(
+            f"render: the {language} digest of {edition.slug} is over {MAX_HTML_BYTES} bytes "
+            "of HTML (Gmail clips it); lower [newsletter] max_articles"
+        )
+    return mail

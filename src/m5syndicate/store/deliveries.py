@@ -1,0 +1,473 @@
+"""The delivery ledger: one row per (edition, subscriber). See DESIGN.md.
+
+pending -> sending (claimed with a lease) -> sent | failed | skipped. Claims take rows
+that are due, or whose lease ran out (their sender died), with ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL so concurrent senders never take the same row; on SQLite the claiming
+UPDATE is one write transaction, which the database serialises. Outcomes are written in
+batches (executemany), never one transaction per mail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, literal, or_, select, true, update
+from sqlalchemy.engine import Connection
+
+from m5syndicate.models import Recipient
+from m5syndicate.store.dialect import insert_on_conflict
+from m5syndicate.store.schema import (
+    articles,
+    delivered_articles,
+    deliveries,
+    subscriber_categories,
+    subscribers,
+    suppressions,
+)
+from m5syndicate.store.subscribers import email_hash
+
+FINAL_STATES = ("sent", "failed", "skipped")
+
+
+@dataclass
+class Outcome:
+    """What happened to one claimed delivery; written with others in one batch."""
+
+    delivery_id: int
+    subscriber_id: int
+    state: str  # sent, failed, skipped, pending (retry later), released (untouched)
+    error: str = ""
+    smtp_code: int | None = None
+    message_id: str = ""
+    next_attempt_at: datetime | None = None
+    articles: Sequence[tuple[int, str]] = field(default_factory=tuple)  # (id, content hash)
+    email: str = ""
+    suppress: bool = False  # a hard bounce (5.1.x): never mail this address again
+
+
+def populate_deliveries(conn: Connection, edition_id: int, cadence: str, now: datetime) -> int:
+    """A pending row for every confirmed subscriber of the cadence who has none yet.
+
+    One INSERT ... SELECT: a million subscribers never pass through Python.
+    """
+    chosen = select(
+        literal(edition_id),
+        subscribers.c.id,
+        literal("pending"),
+        literal(0),
+        literal(""),
+        literal(""),
+        literal(""),
+        literal(now, deliveries.c.created_at.type),
+    ).where((subscribers.c.status == "confirmed") & (subscribers.c.cadence == cadence))
+    columns = [
+        "edition_id",
+        "subscriber_id",
+        "state",
+        "attempts",
+        "claimed_by",
+        "last_error",
+        "message_id",
+        "created_at",
+    ]
+    statement = (
+        insert_on_conflict(conn, deliveries)
+        .from_select(columns, chosen)
+        .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
+    )
+    return int(conn.execute(statement).rowcount or 0)
+
+
+def claimable(edition_id: int, now: datetime) -> Any:
+    """Rows due now: pending and past their retry time, or sending with a dead lease."""
+    return (deliveries.c.edition_id == edition_id) & or_(
+        and_(
+            deliveries.c.state == "pending",
+            or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+        ),
+        and_(deliveries.c.state == "sending", deliveries.c.lease_until < now),
+    )
+
+
+def claim_batch(
+    conn: Connection,
+    edition_id: int,
+    worker: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[Recipient]:
+    """Take up to ``limit`` due deliveries for ``worker``, with their subscribers."""
+    chosen = (
+        select(deliveries.c.id)
+        .where(claimable(edition_id, now))
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
+        .values(
+            state="sending",
+            claimed_by=worker,
+            lease_until=lease_until,
+            attempts=deliveries.c.attempts + 1,
+        )
+        .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
+    ).all()
+    return recipients_for(conn, {row.subscriber_id: (row.id, row.attempts) for row in claimed})
+
+
+def recipients_for(conn: Connection, claims: dict[int, tuple[int, int]]) -> list[Recipient]:
+    """subscriber id -> (delivery id, attempts) becomes Recipients, in delivery order."""
+    if not claims:
+        return []
+    ids = list(claims)
+    rows = conn.execute(
+        select(
+            subscribers.c.id,
+            subscribers.c.email,
+            subscribers.c.language,
+            subscribers.c.format,
+            subscribers.c.status,
+            subscribers.c.token_version,
+        ).where(subscribers.c.id.in_(ids))
+    ).all()
+    chosen = categories_of(conn, ids)
+    found = [
+        Recipient(
+            delivery_id=claims[row.id][0],
+            subscriber_id=row.id,
+            email=row.email,
+            language=row.language,
+            format=row.format,
+            status=row.status,
+            token_version=row.token_version,
+            categories=tuple(chosen.get(row.id, ())),
+            attempts=claims[row.id][1],
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda recipient: recipient.delivery_id)
+
+
+def categories_of(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    rows = conn.execute(
+        select(subscriber_categories.c.subscriber_id, subscriber_categories.c.slug)
+        .where(subscriber_categories.c.subscriber_id.in_(list(subscriber_ids)))
+        .order_by(subscriber_categories.c.subscriber_id, subscriber_categories.c.slug)
+    )
+    for row in rows:
+        found.setdefault(row.subscriber_id, []).append(row.slug)
+    return found
+
+
+def subscribers_of_cadence(
+    conn: Connection, cadence: str, batch: int = 1000
+) -> Iterator[list[Recipient]]:
+    """Confirmed subscribers of a cadence in batches (keyset paging), for dry runs."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(subscribers.c.id)
+            .where(
+                (subscribers.c.status == "confirmed")
+                & (subscribers.c.cadence == cadence)
+                & (subscribers.c.id > after)
+            )
+            .order_by(subscribers.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        yield recipients_for(conn, {row.id: (0, 0) for row in rows})
+
+
+def find_recipient(conn: Connection, email: str) -> Recipient | None:
+    """A subscriber by address (any status), as a Recipient outside the ledger."""
+    found = conn.execute(
+        select(subscribers.c.id).where(subscribers.c.email_key == email.strip().lower())
+    ).scalar_one_or_none()
+    return None if found is None else recipients_for(conn, {found: (0, 0)})[0]
+
+
+def delivered_hashes(
+    conn: Connection, subscriber_ids: Sequence[int], article_ids: Sequence[int]
+) -> dict[int, dict[int, str]]:
+    """For each subscriber: the articles of this list already mailed to them, with the
+    content hash they had then."""
+    found: dict[int, dict[int, str]] = {}
+    if not subscriber_ids or not article_ids:
+        return found
+    rows = conn.execute(
+        select(
+            delivered_articles.c.subscriber_id,
+            delivered_articles.c.article_id,
+            delivered_articles.c.content_hash,
+        ).where(
+            delivered_articles.c.subscriber_id.in_(list(subscriber_ids))
+            & delivered_articles.c.article_id.in_(list(article_ids))
+        )
+    )
+    for row in rows:
+        found.setdefault(row.subscriber_id, {})[row.article_id] = row.content_hash
+    return found
+
+
+def suppressed_among(conn: Connection, emails: Sequence[str]) -> set[str]:
+    """Which of these addresses are suppressed (matched by hash; the addresses are kept)."""
+    by_hash = {email_hash(email): email for email in emails}
+    if not by_hash:
+        return set()
+    rows = conn.execute(
+        select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(list(by_hash)))
+    )
+    return {by_hash[row.email_hash] for row in rows}
+
+
+def suppress_addresses(
+    conn: Connection, emails: Sequence[str], reason: str, via: str, now: datetime
+) -> None:
+    """Never mail these addresses again (hard bounces); already suppressed ones stay."""
+    if not emails:
+        return
+    statement = insert_on_conflict(conn, suppressions).on_conflict_do_nothing(
+        index_elements=["email_hash"]
+    )
+    rows = [
+        {"email_hash": email_hash(email), "reason": reason[:500], "via": via, "created_at": now}
+        for email in sorted(set(emails))
+    ]
+    conn.execute(statement, rows)
+
+
+def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Write a batch of outcomes: final states, retries, releases, and what reached whom."""
+    finals = [o for o in outcomes if o.state in FINAL_STATES]
+    retries = [o for o in outcomes if o.state == "pending"]
+    released = [o.delivery_id for o in outcomes if o.state == "released"]
+    sent = [o for o in finals if o.state == "sent"]
+    record_sent(conn, sent, now)
+    others = [o for o in finals if o.state != "sent"]
+    if others:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("d_id"))
+            .values(
+                state=bindparam("d_state"),
+                last_error=bindparam("d_error"),
+                smtp_code=bindparam("d_code"),
+                lease_until=None,
+            ),
+            [
+                {
+                    "d_id": o.delivery_id,
+                    "d_state": o.state,
+                    "d_error": o.error[:1000],
+                    "d_code": o.smtp_code,
+                }
+                for o in others
+            ],
+        )
+    if retries:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("d_id"))
+            .values(
+                state="pending",
+                last_error=bindparam("d_error"),
+                smtp_code=bindparam("d_code"),
+                next_attempt_at=bindparam("d_next"),
+                lease_until=None,
+            ),
+            [
+                {
+                    "d_id": o.delivery_id,
+                    "d_error": o.error[:1000],
+                    "d_code": o.smtp_code,
+                    "d_next": o.next_attempt_at,
+                }
+                for o in retries
+            ],
+        )
+    if released:
+        release_rows(conn, released)
+    record_delivered_articles(conn, sent, now)
+    bounced = [o for o in finals if o.suppress and o.email]
+    for outcome in bounced:
+        suppress_addresses(conn, [outcome.email], outcome.error, "bounce", now)
+
+
+def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+    """Sent rows: the shared values in one UPDATE per reply code, then only the
+    Message-IDs row by row (plain strings: cheap to bind, unlike the timestamp)."""
+    by_code: dict[int | None, list[int]] = {}
+    for outcome in sent:
+        by_code.setdefault(outcome.smtp_code, []).append(outcome.delivery_id)
+    for code, ids in by_code.items():
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(state="sent", sent_at=now, smtp_code=code, last_error="", lease_until=None)
+        )
+    if sent:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("d_id"))
+            .values(message_id=bindparam("d_message_id")),
+            [{"d_id": o.delivery_id, "d_message_id": o.message_id} for o in sent],
+        )
+
+
+def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
+    """Give claimed rows back untouched (their attempt did not happen)."""
+    for start in range(0, len(delivery_ids), 500):
+        conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(delivery_ids[start : start + 500]))
+                & (deliveries.c.state == "sending")
+            )
+            .values(state="pending", lease_until=None, attempts=deliveries.c.attempts - 1)
+        )
+
+
+def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+    """What reached whom. Messages of one variant share their articles, so each group is
+    one INSERT ... SELECT (deliveries x articles) run inside the database: ten rows per
+    message through Python parameter handling would cost more than the mail itself."""
+    groups: dict[tuple[tuple[int, str], ...], list[int]] = {}
+    for outcome in sent:
+        groups.setdefault(tuple(outcome.articles), []).append(outcome.delivery_id)
+    for pairs, delivery_ids in groups.items():
+        if not pairs:
+            continue
+        chosen = (
+            select(
+                deliveries.c.subscriber_id,
+                articles.c.id,
+                articles.c.content_hash,
+                literal(now, delivered_articles.c.sent_at.type),
+            )
+            .select_from(
+                # Every delivery of the group x every article it carried. The hash is read
+                # back from the article row: the one sent unless an edit landed mid-send.
+                deliveries.join(articles, true())
+            )
+            .where(
+                deliveries.c.id.in_(delivery_ids) & articles.c.id.in_([pair[0] for pair in pairs])
+            )
+        )
+        statement = insert_on_conflict(conn, delivered_articles).from_select(
+            ["subscriber_id", "article_id", "content_hash", "sent_at"], chosen
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["subscriber_id", "article_id"],
+            set_={
+                "content_hash": statement.excluded.content_hash,
+                "sent_at": statement.excluded.sent_at,
+            },
+        )
+        conn.execute(statement)
+
+
+def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> None:
+    conn.execute(
+        update(deliveries)
+        .where(
+            (deliveries.c.edition_id == edition_id)
+            & (deliveries.c.claimed_by == worker)
+            & (deliveries.c.state == "sending")
+        )
+        .values(lease_until=until)
+    )
+
+
+def release_worker(conn: Connection, edition_id: int, worker: str) -> int:
+    """On a clean stop: every row this worker still holds goes back to pending."""
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            (deliveries.c.edition_id == edition_id)
+            & (deliveries.c.claimed_by == worker)
+            & (deliveries.c.state == "sending")
+        )
+        .values(state="pending", lease_until=None, attempts=deliveries.c.attempts - 1)
+    )
+    return int(result.rowcount or 0)
+
+
+def retry_failed(conn: Connection, edition_id: int) -> int:
+    """Failed deliveries of an edition become pending again, with fresh attempts."""
+    result = conn.execute(
+        update(deliveries)
+        .where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "failed"))
+        .values(state="pending", attempts=0, next_attempt_at=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)
+
+
+def edition_counts(conn: Connection, edition_id: int) -> Counter[str]:
+    rows = conn.execute(
+        select(deliveries.c.state, func.count())
+        .where(deliveries.c.edition_id == edition_id)
+        .group_by(deliveries.c.state)
+    )
+    return Counter({row[0]: int(row[1]) for row in rows})
+
+
+def next_due_at(conn: Connection, edition_id: int) -> datetime | None:
+    """When the earliest unfinished delivery can next be claimed: a pending row's retry
+    time, or the end of a claimed row's lease (its sender may have died). None: all done.
+    """
+    retry = conn.execute(
+        select(
+            func.min(func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at))
+        ).where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "pending"))
+    ).scalar_one_or_none()
+    lease = conn.execute(
+        select(func.min(deliveries.c.lease_until)).where(
+            (deliveries.c.edition_id == edition_id) & (deliveries.c.state == "sending")
+        )
+    ).scalar_one_or_none()
+    times = [moment for moment in (retry, lease) if moment is not None]
+    return min(times) if times else None
+
+
+def failed_deliveries(conn: Connection, edition_id: int) -> list[tuple[str, int | None, str]]:
+    """(address, SMTP code, reply) of every failed delivery of an edition."""
+    rows = conn.execute(
+        select(subscribers.c.email, deliveries.c.smtp_code, deliveries.c.last_error)
+        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where((deliveries.c.edition_id == edition_id) & (deliveries.c.state == "failed"))
+        .order_by(deliveries.c.id)
+    )
+    return [(row.email, row.smtp_code, row.last_error) for row in rows]
+
+
+def count_sent_since(conn: Connection, since: datetime) -> int:
+    """Messages sent since a time, across editions (for the daily cap)."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(deliveries)
+            .where((deliveries.c.state == "sent") & (deliveries.c.sent_at >= since))
+        ).scalar_one()
+    )
+
+
+def has_recipients(conn: Connection, cadence: str) -> bool:
+    """Is anyone confirmed on this cadence (else no edition is worth freezing)?"""
+    found = conn.execute(
+        select(subscribers.c.id)
+        .where((subscribers.c.status == "confirmed") & (subscribers.c.cadence == cadence))
+        .limit(1)
+    ).first()
+    return found is not None

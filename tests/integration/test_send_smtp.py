@@ -1,0 +1,89 @@
+"""`send_due` against a real SMTP server on loopback that fails on purpose: every
+temporary failure ends delivered, every permanent one is recorded, nobody gets two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import subscribers as subscriber_store
+from tests.digests import add_subscribers, make_article, run_send, settings_for, store_articles
+from tests.servers import free_port
+from tests.smtpd import Faults, FaultySMTPServer
+
+
+def smtp_transport(url: str, connections: int = 4) -> SmtpTransport:
+    return SmtpTransport(parse_smtp_url(url), connections, timeout=5)
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_faults_end_delivered_or_recorded_never_twice(engine: Engine, tmp_path: Path) -> None:
+    store_articles(engine, [make_article("a"), make_article("b", hours_ago=3)])
+    emails = add_subscribers(engine, 30)
+    faults = Faults(
+        rcpt_temp={emails[0]: 2, emails[1]: 1},
+        data_temp={emails[2]: 3},
+        hangup={emails[3]: 1},
+        drop={emails[4]: 1, emails[5]: 1},
+        hard_bounce={emails[6]},
+        policy={emails[7]},
+        delay=0.005,
+    )
+    settings = settings_for(url_of(engine), tmp_path, delivery={"concurrency": 4})
+    with FaultySMTPServer(faults) as server:
+        report = run_send(engine, settings, smtp_transport(server.url))
+        received = server.handler.counts()
+    (edition,) = report.editions
+    permanent = {emails[6], emails[7]}
+    assert set(received) == set(emails) - permanent
+    assert max(received.values()) == 1  # nobody twice
+    assert edition.tally.sent == 28 and edition.tally.failed == 2
+    assert edition.tally.retried >= 9
+    assert edition.counts == {"sent": 28, "failed": 2}
+    assert edition.edition.state == "done"
+    failures = {address: (code, reply) for address, code, reply in edition.failures}
+    assert failures[emails[6]][0] == 550 and "5.1.1" in failures[emails[6]][1]
+    assert failures[emails[7]][0] == 550 and "5.7.1" in failures[emails[7]][1]
+    with engine.connect() as conn:
+        # A hard bounce suppresses the address; a policy refusal (our side) never does.
+        assert ledger.suppressed_among(conn, [emails[6], emails[7]]) == {emails[6]}
+        assert subscriber_store.is_suppressed(conn, emails[6])
+
+
+def test_temporary_failures_give_up_after_max_attempts(engine: Engine, tmp_path: Path) -> None:
+    store_articles(engine, [make_article("a")])
+    emails = add_subscribers(engine, 3)
+    settings = settings_for(url_of(engine), tmp_path, delivery={"max_attempts": 3})
+    with FaultySMTPServer(Faults(rcpt_temp={emails[0]: 10})) as server:
+        report = run_send(engine, settings, smtp_transport(server.url))
+        assert server.handler.refusals[emails[0]] == 3
+    (edition,) = report.editions
+    ((address, code, reply),) = edition.failures
+    assert address == emails[0] and code == 451
+    assert reply.startswith("gave up after 3 attempts; last: smtp: recipient refused: 451")
+
+
+def test_relay_down_pauses_the_edition_then_send_resumes(engine: Engine, tmp_path: Path) -> None:
+    store_articles(engine, [make_article("a")])
+    emails = add_subscribers(engine, 12)
+    port = free_port()  # nothing listens here yet
+    settings = settings_for(url_of(engine), tmp_path, delivery={"pause_after": 5, "concurrency": 2})
+    url = f"smtp://127.0.0.1:{port}?starttls=off"
+    report = run_send(engine, settings, smtp_transport(url, 2))
+    (edition,) = report.editions
+    assert edition.edition.state == "paused"
+    assert "5 deliveries failed in a row" in edition.paused
+    assert "cannot connect to 127.0.0.1" in edition.paused
+    assert edition.counts["pending"] == 12 and edition.tally.sent == 0
+    with FaultySMTPServer(port=port) as server:
+        again = run_send(engine, settings, smtp_transport(url, 2))
+        assert sorted(server.handler.counts()) == sorted(emails)
+    (resumed,) = again.editions
+    assert resumed.edition.id == edition.edition.id
+    assert resumed.edition.state == "done" and resumed.counts == {"sent": 12}
