@@ -200,3 +200,12 @@ def test_min_and_max_articles(engine: Engine, tmp_path: Path) -> None:
         "only 1 new article(s), fewer than min_articles = 2",
         "nothing new in their language and categories",
     }
+
+
+def test_resume_only_finishes_frozen_editions_and_freezes_none(engine: Engine) -> None:
+    store_articles(engine, [make_article("a", hours_ago=3)])
+    add_subscribers(engine, 1)
+    assert editions_to_send(engine, "daily", NOW, NEWSLETTER, TZ, freeze_due=False) == []
+    (frozen,) = editions_to_send(engine, "daily", NOW, NEWSLETTER, TZ)
+    resumed = editions_to_send(engine, "daily", NOW, NEWSLETTER, TZ, freeze_due=False)
+    assert [e.id for e in resumed] == [frozen.id]

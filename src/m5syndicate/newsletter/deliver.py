@@ -62,6 +62,9 @@ class SendOptions:
     cadences: tuple[str, ...] = CADENCES
     limit: int | None = None  # most deliveries handled in this run
     retry_failed: bool = False  # failed deliveries of the editions become pending again
+    # Only finish editions already frozen (retries, workers): a digest whose time passed
+    # while nobody ran is the scheduler's to catch up or to record as missed.
+    resume_only: bool = False
 
 
 @dataclass
@@ -161,6 +164,7 @@ async def send_due(
             now,
             parts.settings.newsletter,
             parts.settings.site.timezone,
+            freeze_due=not options.resume_only,
         )
         for edition in editions:
             if stop.is_set() or budget.exhausted:

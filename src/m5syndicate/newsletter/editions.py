@@ -61,10 +61,14 @@ def editions_to_send(
     now: datetime,
     newsletter: NewsletterSettings,
     tz: str,
+    freeze_due: bool = True,
 ) -> list[Edition]:
-    """Unfinished editions of the cadence (oldest first), then the due one, frozen now."""
+    """Unfinished editions of the cadence (oldest first), then the due one, frozen now
+    (unless ``freeze_due`` is False: then only the unfinished ones)."""
     with engine.begin() as conn:
         unfinished = edition_store.unfinished_editions(conn, cadence)
+        if not freeze_due:
+            return unfinished
         due = draft_edition(conn, cadence, now, newsletter, tz)
         if due is not None and due.id is None:
             # Nobody on this cadence: nothing to freeze (an edition would hold its
