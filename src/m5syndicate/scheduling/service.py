@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -58,6 +59,7 @@ class Service:
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=timezone)
         self.leading = False
+        self.running: set[asyncio.Task[Any]] = set()
         self.alive_at: datetime | None = None  # for /healthz: the leader loop's heartbeat
 
     def install(self) -> None:
@@ -85,8 +87,17 @@ class Service:
         return now
 
     async def run_job(self, spec: JobSpec, scheduled_for: datetime) -> None:
-        with self.engine.begin() as conn:
-            job_store.record_start(conn, spec.name, scheduled_for, self.clock())
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
+        try:
+            await self.run_recorded(spec, scheduled_for)
+        finally:
+            if task is not None:
+                self.running.discard(task)
+
+    async def run_recorded(self, spec: JobSpec, scheduled_for: datetime) -> None:
+        await asyncio.to_thread(self.record_start, spec.name, scheduled_for)
         started, error = time.perf_counter(), ""
         try:
             await spec.action(scheduled_for)
@@ -95,8 +106,21 @@ class Service:
             log.exception("job %s failed", spec.name, extra={"job": spec.name})
         self.metrics.job_duration.labels(job=spec.name).observe(time.perf_counter() - started)
         self.metrics.job_runs.labels(job=spec.name, status="failed" if error else "ok").inc()
+        await asyncio.to_thread(self.record_end, spec.name, error)
+
+    # The job table is written off the event loop: a busy SQLite must not stall the web.
+    def record_start(self, name: str, scheduled_for: datetime) -> None:
         with self.engine.begin() as conn:
-            job_store.record_end(conn, spec.name, self.clock(), error)
+            job_store.record_start(conn, name, scheduled_for, self.clock())
+
+    def record_end(self, name: str, error: str) -> None:
+        with self.engine.begin() as conn:
+            job_store.record_end(conn, name, self.clock(), error)
+
+    async def finish_running(self, timeout: float) -> None:
+        """On shutdown: let running jobs end (senders finish what is in flight)."""
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=timeout)
 
     def on_missed(self, event: JobExecutionEvent) -> None:
         self.metrics.job_misfires.labels(job=event.job_id).inc()

@@ -10,6 +10,7 @@ once and collects in the background.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.errors import M5Error
-from m5syndicate.flows import collect_cycle
+from m5syndicate.flows import collect_and_notify
 from m5syndicate.runtime import Runtime
 from m5syndicate.web.render import runtime_of
 
@@ -54,15 +55,13 @@ def hook_sources(runtime: Runtime, wanted: str | None) -> list[str]:
 
 
 async def collect_now(runtime: Runtime, names: list[str]) -> None:
-    """Collect the hooked sources now; failures are on the source rows, as always."""
-    async with runtime.collect_lock:
-        for name in names:
-            try:
-                await collect_cycle(runtime, runtime.clock(), only=name)
-            except M5Error as exc:
-                log.warning(
-                    "webhook collection of %s failed: %s", name, exc, extra={"source": name}
-                )
+    """Collect the hooked sources now (then feeds, then the instant edition); failures
+    are on the source rows, as always."""
+    for name in names:
+        try:
+            await collect_and_notify(runtime, asyncio.Event(), only=name)
+        except M5Error as exc:
+            log.warning("webhook collection of %s failed: %s", name, exc, extra={"source": name})
 
 
 def routes() -> list[BaseRoute]:

@@ -1,0 +1,105 @@
+"""The jobs `m5syndicate run` schedules; each is one use case call.
+
+- collect (every 30 s): collect the sources that are due (each has its own `every`,
+  backoff and Retry-After), rebuild changed feeds, send the instant edition;
+- daily / weekly: the digests at `[newsletter] daily_at` / `weekly_on`, in the site's
+  zone, caught up after downtime within `[schedule] catch_up_grace`;
+- retries (every minute): finish frozen editions (deliveries due for another try);
+- prune (03:30 daily): drop ledger rows older than `[schedule] retention_days`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from m5syndicate.flows import collect_and_notify, send_now
+from m5syndicate.newsletter.deliver import SendOptions
+from m5syndicate.runtime import Runtime
+from m5syndicate.scheduling.plan import digest_trigger
+from m5syndicate.scheduling.service import Action, JobSpec
+from m5syndicate.store.prune import prune_ledger
+
+log = logging.getLogger("m5.jobs")
+COLLECT_TICK_SECONDS = 30  # sources are checked this often; each is fetched when due
+RETRY_TICK_SECONDS = 60
+
+
+def build_jobs(runtime: Runtime, stopping: asyncio.Event) -> list[JobSpec]:
+    settings = runtime.settings
+    zone = settings.site.timezone
+    return [
+        JobSpec(
+            "collect", IntervalTrigger(seconds=COLLECT_TICK_SECONDS), collect_job(runtime, stopping)
+        ),
+        JobSpec(
+            "daily",
+            digest_trigger("daily", settings.newsletter, zone),
+            digest_job(runtime, "daily", stopping),
+            catch_up=True,
+        ),
+        JobSpec(
+            "weekly",
+            digest_trigger("weekly", settings.newsletter, zone),
+            digest_job(runtime, "weekly", stopping),
+            catch_up=True,
+        ),
+        JobSpec(
+            "retries", IntervalTrigger(seconds=RETRY_TICK_SECONDS), retries_job(runtime, stopping)
+        ),
+        JobSpec(
+            "prune", CronTrigger(hour=3, minute=30, timezone=ZoneInfo(zone)), prune_job(runtime)
+        ),
+    ]
+
+
+def collect_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
+    async def collect(scheduled_for: datetime) -> None:
+        report = await collect_and_notify(runtime, stopping)
+        for source in report.sources:
+            if source.failed:
+                log.warning(
+                    "source %s failed: %s", source.name, source.error, extra={"source": source.name}
+                )
+
+    return collect
+
+
+def digest_job(runtime: Runtime, cadence: str, stopping: asyncio.Event) -> Action:
+    async def send(scheduled_for: datetime) -> None:
+        # `now` is the real time (leases and retries need it); the period it falls in is
+        # the one scheduled, since catch-up only runs within the grace time.
+        report = await send_now(runtime, SendOptions(cadences=(cadence,)), stopping)
+        for paused in report.paused:
+            log.error("%s edition paused: %s", cadence, paused, extra={"cadence": cadence})
+
+    return send
+
+
+def retries_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
+    async def retry(scheduled_for: datetime) -> None:
+        await send_now(runtime, SendOptions(resume_only=True), stopping)
+
+    return retry
+
+
+def prune_job(runtime: Runtime) -> Action:
+    async def prune(scheduled_for: datetime) -> None:
+        days = runtime.settings.schedule.retention_days
+        if days <= 0:
+            return
+        before = runtime.clock() - timedelta(days=days)
+        removed, marks = await asyncio.to_thread(prune_before, runtime, before)
+        log.info("pruned %d deliveries and %d delivery marks before %s", removed, marks, before)
+
+    return prune
+
+
+def prune_before(runtime: Runtime, before: datetime) -> tuple[int, int]:
+    with runtime.engine.begin() as conn:
+        return prune_ledger(conn, before)
