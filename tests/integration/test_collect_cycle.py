@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from m5syndicate.config import Settings, SourceSettings
 from m5syndicate.flows import CycleReport, collect_cycle
 from m5syndicate.runtime import Runtime
+from m5syndicate.store.articles import latest_articles
 from tests.upstream import Upstream, settings_for, wp_post
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -81,5 +82,21 @@ def test_feeds_follow_what_collect_stores(
         assert edited.feeds is not None and "defence-news.atom" in edited.feeds.written
         atom = (tmp_path / "feeds" / "defence-news.atom").read_text(encoding="utf-8")
         assert "Testler tamamlandı." in atom and "Deniz kabul testleri." not in atom
+    finally:
+        runtime.close()
+
+
+def test_an_article_that_says_no_language_gets_the_sites(
+    engine: Engine, upstream: Upstream, tmp_path: Path
+) -> None:
+    upstream.posts = [wp_post(2, "X-200", "<p>2026.</p>", NOW - timedelta(hours=1))]
+    base = settings(upstream, engine, tmp_path / "feeds")
+    runtime = Runtime(dataclasses.replace(base, site=dataclasses.replace(base.site, language="en")))
+    try:
+        (report,) = cycle(runtime, NOW).sources
+        assert len(report.new) == 1
+        with engine.connect() as conn:
+            (article,) = latest_articles(conn, 10)
+        assert article.language == "en"  # the source set none and the text is no clue
     finally:
         runtime.close()

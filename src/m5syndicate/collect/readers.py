@@ -48,10 +48,11 @@ class ReadContext:
     timezone: str  # the site's zone: WordPress compares modified_after in local time
     now: datetime
     known_urls: Callable[[Sequence[str]], set[str]]  # article URLs already stored
+    site_language: str = "tr"  # the last resort: an article always has a language
 
     def finish(self, article: Article, base_url: str = "", document_language: str = "") -> Article:
         base = base_url or article.url
-        language = document_language or self.source.language
+        language = document_language or self.source.language or self.site_language
         return clean.finish(article, base, self.settings.boilerplate, language)
 
 

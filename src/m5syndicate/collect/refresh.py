@@ -110,6 +110,7 @@ async def refresh_one(
         settings.site.timezone,
         now,
         known_urls=lambda urls: read_known_urls(engine, urls),
+        site_language=settings.site.language,
     )
     try:
         async for page in READERS[source.type](context):
