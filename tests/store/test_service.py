@@ -109,3 +109,11 @@ def test_exactly_one_instance_fires_jobs_and_another_takes_over(
         asyncio.run(scenario())
     finally:
         other_engine.dispose()
+
+
+def test_a_miss_is_reported_in_utc(engine: Engine) -> None:
+    now = datetime(2026, 11, 28, 14, 0, tzinfo=IST)
+    asyncio.run(service(engine, [recording_job([])], now).catch_up())
+    with engine.connect() as conn:
+        run = job_store.get_job(conn, "daily")
+    assert run is not None and run.last_error == "due at 2026-11-28 04:00 UTC while not running"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.config import as_redacted_dict
+from m5syndicate.runtime import Runtime
+from m5syndicate.scheduling.jobs import job_triggers, next_run
 from m5syndicate.store import migrate
+from m5syndicate.store.jobs import JobRun
 from m5syndicate.store.status import read_status
 
 
@@ -69,6 +73,27 @@ def status(obj: Context) -> None:
     report = read_status(runtime.engine)
     for title, counts in report.sections():
         click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    show_jobs(runtime, report.jobs)
     if report.failing_sources:
         click.echo("\nfailing sources:")
         echo_table(report.failing_sources, ("source", "errors", "last error", "next check"))
+
+
+def show_jobs(runtime: Runtime, runs: list[JobRun]) -> None:
+    """Last and next run of each scheduled job (`m5syndicate run` fires them)."""
+    now = runtime.clock()
+    by_name = {run.name: run for run in runs}
+    rows = []
+    for name, trigger in job_triggers(runtime.settings).items():
+        run = by_name.get(name)
+        last = run.last_started_at if run else None
+        outcome = (run.last_status or "-") if run else "never ran"
+        if run and run.last_error:
+            outcome += f": {run.last_error[:60]}"
+        rows.append((name, moment(last), outcome, moment(next_run(trigger, last, now))))
+    click.echo("\njobs (fired by `m5syndicate run`):")
+    echo_table(rows, ("job", "last run", "result", "next run"))
+
+
+def moment(value: datetime | None) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"

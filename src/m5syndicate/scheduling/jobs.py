@@ -15,9 +15,11 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from m5syndicate.config import Settings
 from m5syndicate.flows import collect_and_notify, send_now
 from m5syndicate.newsletter.deliver import SendOptions
 from m5syndicate.runtime import Runtime
@@ -30,32 +32,39 @@ COLLECT_TICK_SECONDS = 30  # sources are checked this often; each is fetched whe
 RETRY_TICK_SECONDS = 60
 
 
-def build_jobs(runtime: Runtime, stopping: asyncio.Event) -> list[JobSpec]:
-    settings = runtime.settings
+def job_triggers(settings: Settings) -> dict[str, BaseTrigger]:
+    """When each job fires (also read by `status` to show the next runs)."""
     zone = settings.site.timezone
+    return {
+        "collect": IntervalTrigger(seconds=COLLECT_TICK_SECONDS),
+        "daily": digest_trigger("daily", settings.newsletter, zone),
+        "weekly": digest_trigger("weekly", settings.newsletter, zone),
+        "retries": IntervalTrigger(seconds=RETRY_TICK_SECONDS),
+        "prune": CronTrigger(hour=3, minute=30, timezone=ZoneInfo(zone)),
+    }
+
+
+def build_jobs(runtime: Runtime, stopping: asyncio.Event) -> list[JobSpec]:
+    triggers = job_triggers(runtime.settings)
+    actions: dict[str, tuple[Action, bool]] = {  # name -> (action, caught up after downtime)
+        "collect": (collect_job(runtime, stopping), False),
+        "daily": (digest_job(runtime, "daily", stopping), True),
+        "weekly": (digest_job(runtime, "weekly", stopping), True),
+        "retries": (retries_job(runtime, stopping), False),
+        "prune": (prune_job(runtime), False),
+    }
     return [
-        JobSpec(
-            "collect", IntervalTrigger(seconds=COLLECT_TICK_SECONDS), collect_job(runtime, stopping)
-        ),
-        JobSpec(
-            "daily",
-            digest_trigger("daily", settings.newsletter, zone),
-            digest_job(runtime, "daily", stopping),
-            catch_up=True,
-        ),
-        JobSpec(
-            "weekly",
-            digest_trigger("weekly", settings.newsletter, zone),
-            digest_job(runtime, "weekly", stopping),
-            catch_up=True,
-        ),
-        JobSpec(
-            "retries", IntervalTrigger(seconds=RETRY_TICK_SECONDS), retries_job(runtime, stopping)
-        ),
-        JobSpec(
-            "prune", CronTrigger(hour=3, minute=30, timezone=ZoneInfo(zone)), prune_job(runtime)
-        ),
+        JobSpec(name, triggers[name], action, catch_up=catch_up)
+        for name, (action, catch_up) in actions.items()
     ]
+
+
+def next_run(trigger: BaseTrigger, last_started: datetime | None, now: datetime) -> datetime:
+    """The next fire time as a running scheduler would compute it."""
+    if isinstance(trigger, IntervalTrigger):
+        return max((last_started or now) + trigger.interval, now)
+    fire = trigger.get_next_fire_time(None, now)
+    return fire if fire is not None else now
 
 
 def collect_job(runtime: Runtime, stopping: asyncio.Event) -> Action:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -70,6 +70,7 @@ def record_end(conn: Connection, name: str, now: datetime, error: str = "") -> N
 def record_missed(conn: Connection, name: str, scheduled_for: datetime, now: datetime) -> None:
     """A run that was due while we were down, past the grace time: noted, not sent late."""
     ensure_job(conn, name)
+    due = scheduled_for.astimezone(UTC)
     conn.execute(
         update(job_runs)
         .where(job_runs.c.name == name)
@@ -77,7 +78,7 @@ def record_missed(conn: Connection, name: str, scheduled_for: datetime, now: dat
             last_scheduled_for=scheduled_for,
             last_finished_at=now,
             last_status="missed",
-            last_error=f"due at {scheduled_for:%Y-%m-%d %H:%M} UTC while not running",
+            last_error=f"due at {due:%Y-%m-%d %H:%M} UTC while not running",
             misses=job_runs.c.misses + 1,
         )
     )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from m5syndicate.models import DELIVERY_STATES, SUBSCRIBER_STATES
-from m5syndicate.store import articles, sources, stats, subscribers
+from m5syndicate.store import articles, jobs, sources, stats, subscribers
 
 
 @dataclass
@@ -21,6 +21,7 @@ class StatusReport:
     editions: Counter[str]
     deliveries: Counter[str]
     failing_sources: list[tuple[Any, ...]] = field(default_factory=list)
+    jobs: list[jobs.JobRun] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, dict[str, int]]]:
         return [
@@ -65,4 +66,5 @@ def read_status(engine: Engine) -> StatusReport:
             editions=stats.count_editions(conn),
             deliveries=stats.count_deliveries(conn),
             failing_sources=failing,
+            jobs=jobs.list_jobs(conn),
         )
