@@ -84,7 +84,10 @@ def write_demo_config(settings: Settings, folder: Path) -> Path:
         "# Written by `m5syndicate demo`: the demo's database, outbox and feeds.\n"
         f'[database]\nurl = "{settings.database.url}"\n'
         f'[delivery]\noutbox_dir = "{settings.delivery.outbox_dir}"\n'
-        f'[feeds]\nout_dir = "{settings.feeds.out_dir}"\n',
+        f'[feeds]\nout_dir = "{settings.feeds.out_dir}"\n'
+        # So that `run` on this config collects, publishes and sends on schedule.
+        '[[sources]]\nname = "demo"\ntype = "directory"\nevery = "1h"\n'
+        f'url = "{DEMO_DATA / "articles"}"\n',
         encoding="utf-8",
     )
     return path

@@ -40,6 +40,7 @@ def test_db_upgrade_then_status_on_each_database(database_url: str) -> None:
     status = m5("status", env=env)
     assert status.returncode == 0, status.stderr
     assert "subscribers: pending 0, confirmed 0, unsubscribed 0" in status.stdout
+    assert "daily    never     never ran" in status.stdout  # the jobs `run` fires
 
 
 def test_status_before_upgrade_says_what_to_run(tmp_path: Path) -> None:

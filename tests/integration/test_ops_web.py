@@ -87,9 +87,16 @@ def test_metrics_expose_store_figures_and_counters(
     runtime = Runtime(settings(upstream, engine, tmp_path / "feeds"), clock=lambda: NOW)
     runtime.metrics.fetch_errors.labels(source="m5").inc()
     with UvicornThread(create_app(runtime)) as server:
+        first = httpx.get(f"{server.url}/feeds/all-tr.rss")
+        again = httpx.get(
+            f"{server.url}/feeds/all-tr.rss", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert (first.status_code, again.status_code) == (200, 304)
         answer = httpx.get(f"{server.url}/metrics")
     runtime.close()
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert 'm5_deliveries{state="pending"} 0.0' in answer.text
     assert 'm5_fetch_errors_total{source="m5"} 1.0' in answer.text
+    assert 'm5_feed_requests_total{feed="all-tr.rss",status="200"} 1.0' in answer.text
+    assert 'm5_feed_requests_total{feed="all-tr.rss",status="304"} 1.0' in answer.text

@@ -65,7 +65,9 @@ def demo(folder: Path) -> None:
         "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
         f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} serve\n"
         "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
-        f"{report.folder / 'outbox' / 'new'})"
+        f"{report.folder / 'outbox' / 'new'})\n"
+        "Or run the whole service (web + scheduler: collect, feeds, digests on schedule):\n"
+        f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} run"
     )
     click.echo(
         f"\nThen: open a .eml above in a mail client, `m5syndicate --config {config} status`, "

@@ -23,6 +23,13 @@ OPML_TYPE = "text/x-opml; charset=utf-8"
 
 
 async def feed(request: Request) -> Response:
+    response = await answer_feed(request)
+    requests = request.app.state.runtime.metrics.feed_requests
+    requests.labels(feed=request.path_params["file"], status=str(response.status_code)).inc()
+    return response
+
+
+async def answer_feed(request: Request) -> Response:
     cache: FeedCache = request.app.state.runtime.feed_cache
     name, _, fmt = request.path_params["file"].rpartition(".")
     built = cache.fresh(name)
