@@ -28,10 +28,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -266,4 +268,20 @@ def settings_for(*sources: SourceSettings, **collect: Any) -> Settings:
         defaults,
         collect=dataclasses.replace(defaults.collect, **collect),
         sources=sources,
+    )
+
+
+def service_settings(upstream: Upstream, engine: Engine, feeds_dir: Path, **web: Any) -> Settings:
+    """One WordPress source on ``upstream``, the test database, feeds in ``feeds_dir``."""
+    source = SourceSettings(
+        name="m5", type="wordpress", every="10m", url=f"{upstream.base_url}/wp-json/wp/v2/"
+    )
+    base = settings_for(source)
+    return dataclasses.replace(
+        base,
+        database=dataclasses.replace(
+            base.database, url=engine.url.render_as_string(hide_password=False)
+        ),
+        feeds=dataclasses.replace(base.feeds, out_dir=str(feeds_dir)),
+        web=dataclasses.replace(base.web, **web),
     )

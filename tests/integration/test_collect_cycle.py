@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from m5syndicate.config import Settings, SourceSettings
+from m5syndicate.config import Settings
 from m5syndicate.flows import CycleReport, collect_cycle
 from m5syndicate.runtime import Runtime
 from m5syndicate.store.articles import latest_articles
-from tests.upstream import Upstream, settings_for, wp_post
+from tests.upstream import Upstream, service_settings, wp_post
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -28,17 +28,7 @@ def upstream() -> Iterator[Upstream]:
 
 
 def settings(upstream: Upstream, engine: Engine, out: Path) -> Settings:
-    source = SourceSettings(
-        name="m5", type="wordpress", every="10m", url=f"{upstream.base_url}/wp-json/wp/v2/"
-    )
-    base = settings_for(source)
-    return dataclasses.replace(
-        base,
-        database=dataclasses.replace(
-            base.database, url=engine.url.render_as_string(hide_password=False)
-        ),
-        feeds=dataclasses.replace(base.feeds, out_dir=str(out)),
-    )
+    return service_settings(upstream, engine, out)
 
 
 def cycle(runtime: Runtime, now: datetime) -> CycleReport:

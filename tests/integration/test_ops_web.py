@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,12 +11,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from m5syndicate.config import Settings, SourceSettings
+from m5syndicate.config import Settings
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import articles as article_store
 from m5syndicate.web.app import create_app
 from tests.servers import UvicornThread
-from tests.upstream import Upstream, settings_for, wp_post
+from tests.upstream import Upstream, service_settings, wp_post
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 SECRET = "hook-secret-for-tests"
@@ -31,18 +30,7 @@ def upstream() -> Iterator[Upstream]:
 
 
 def settings(upstream: Upstream, engine: Engine, out: Path) -> Settings:
-    source = SourceSettings(
-        name="m5", type="wordpress", every="1h", url=f"{upstream.base_url}/wp-json/wp/v2/"
-    )
-    base = settings_for(source)
-    return dataclasses.replace(
-        base,
-        database=dataclasses.replace(
-            base.database, url=engine.url.render_as_string(hide_password=False)
-        ),
-        feeds=dataclasses.replace(base.feeds, out_dir=str(out)),
-        web=dataclasses.replace(base.web, webhook_secret=SECRET),
-    )
+    return service_settings(upstream, engine, out, webhook_secret=SECRET)
 
 
 def titles(engine: Engine) -> list[str]:

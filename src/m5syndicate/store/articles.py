@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
@@ -226,6 +226,14 @@ def latest_articles(
 ) -> list[Article]:
     """Newest first; ties broken by id so the order never changes between runs."""
     query = select(articles, sources.c.name.label("source")).join(sources)
+    rows = list(conn.execute(newest_first(query, limit, language, category)).mappings())
+    return to_articles(conn, rows)
+
+
+def newest_first(
+    query: Select[Any], limit: int, language: str | None, category: str | None
+) -> Select[Any]:
+    """A feed's selection: its language and/or category, newest first, id tie-break."""
     if language:
         query = query.where(articles.c.language == language)
     if category:
@@ -236,9 +244,7 @@ def latest_articles(
                 .where(categories.c.slug == category)
             )
         )
-    query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
-    rows = list(conn.execute(query).mappings())
-    return to_articles(conn, rows)
+    return query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
 
 
 def to_articles(conn: Connection, rows: Sequence[RowMapping]) -> list[Article]:

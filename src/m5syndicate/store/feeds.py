@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from m5syndicate.store.schema import article_categories, articles, categories
+from m5syndicate.store.articles import newest_first
+from m5syndicate.store.schema import articles
 
 FeedMarker = tuple[tuple[object, ...], ...]
 
@@ -24,15 +25,4 @@ def feed_marker(
         articles.c.image_url,
         articles.c.author,
     )
-    if language:
-        query = query.where(articles.c.language == language)
-    if category:
-        query = query.where(
-            articles.c.id.in_(
-                select(article_categories.c.article_id)
-                .join(categories)
-                .where(categories.c.slug == category)
-            )
-        )
-    query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
-    return tuple(tuple(row) for row in conn.execute(query))
+    return tuple(tuple(row) for row in conn.execute(newest_first(query, limit, language, category)))
