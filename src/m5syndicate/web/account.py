@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices
 from m5syndicate.newsletter.links import Links, subscriber_links
 from m5syndicate.newsletter.subscriptions import (
     available_categories,
@@ -32,7 +30,14 @@ from m5syndicate.newsletter.subscriptions import (
 from m5syndicate.web import csrf
 from m5syndicate.web.i18n import choose_language
 from m5syndicate.web.pages import FormProblem, consent_of, form_context, preferences_from
-from m5syndicate.web.render import read_form, render, runtime_of, secret_key, send_mail, text_field
+from m5syndicate.web.render import (
+    account_mail_later,
+    read_form,
+    render,
+    runtime_of,
+    secret_key,
+    text_field,
+)
 
 
 async def token_subscriber(request: Request, purpose: str) -> Subscriber | None:
@@ -163,13 +168,7 @@ async def unsubscribe_post(request: Request) -> Response:
         resubscribe_action="/resubscribe/" + links.preferences_url.rsplit("/", 1)[1],
     )
     if changed:
-        response.background = BackgroundTask(
-            send_mail,
-            runtime,
-            lambda: notices.account_mail(
-                runtime.email_templates, runtime.settings, "goodbye", subscriber, now
-            ),
-        )
+        response.background = account_mail_later(runtime, "goodbye", subscriber, now)
     return response
 
 

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from m5syndicate.errors import InputError, NotFound
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices, roster
+from m5syndicate.newsletter import roster
 from m5syndicate.newsletter.subscriptions import (
     MAX_CATEGORIES,
     MAX_EMAIL,
@@ -33,7 +32,12 @@ from m5syndicate.newsletter.subscriptions import (
     request_confirmation,
 )
 from m5syndicate.web.openapi import openapi_document
-from m5syndicate.web.render import client_ip, runtime_of, send_mail, user_agent
+from m5syndicate.web.render import (
+    client_ip,
+    confirmation_later,
+    runtime_of,
+    user_agent,
+)
 
 MAX_JSON_BYTES = 64 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
@@ -155,13 +159,7 @@ async def add(request: Request) -> Response:
     if outcome == "added" and subscriber.status == "pending" and new_id is not None:
         confirmation = await run_in_threadpool(request_confirmation, runtime.engine, new_id, now)
         if confirmation is not None:
-            response.background = BackgroundTask(
-                send_mail,
-                runtime,
-                lambda: notices.confirmation_mail(
-                    runtime.email_templates, runtime.settings, confirmation, now
-                ),
-            )
+            response.background = confirmation_later(runtime, confirmation, now)
     return response
 
 

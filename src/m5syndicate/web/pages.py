@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -21,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError
 from m5syndicate.models import Category
-from m5syndicate.newsletter import notices
 from m5syndicate.newsletter.links import subscriber_links
 from m5syndicate.newsletter.subscriptions import (
     FORMATS,
@@ -38,12 +36,13 @@ from m5syndicate.web import csrf
 from m5syndicate.web.i18n import choose_language
 from m5syndicate.web.ratelimit import RateLimiter
 from m5syndicate.web.render import (
+    account_mail_later,
     client_ip,
+    confirmation_later,
     read_form,
     render,
     runtime_of,
     secret_key,
-    send_mail,
     text_field,
     user_agent,
 )
@@ -141,13 +140,7 @@ async def subscribe_post(request: Request) -> Response:
     response = render(request, "message.html", lang, kind="check")
     if outcome.confirmation is not None:
         confirmation, now = outcome.confirmation, runtime.clock()
-        response.background = BackgroundTask(
-            send_mail,
-            runtime,
-            lambda: notices.confirmation_mail(
-                runtime.email_templates, runtime.settings, confirmation, now
-            ),
-        )
+        response.background = confirmation_later(runtime, confirmation, now)
     return response
 
 
@@ -179,13 +172,7 @@ async def confirm_post(request: Request) -> Response:
     response = render(
         request, "message.html", lang, kind="confirmed", preferences_url=links.preferences_url
     )
-    response.background = BackgroundTask(
-        send_mail,
-        runtime,
-        lambda: notices.account_mail(
-            runtime.email_templates, runtime.settings, "welcome", subscriber, now
-        ),
-    )
+    response.background = account_mail_later(runtime, "welcome", subscriber, now)
     return response
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,7 +22,10 @@ from starlette.responses import HTMLResponse
 from m5syndicate.config import LANGUAGES
 from m5syndicate.errors import ConfigError, M5Error
 from m5syndicate.feeds.catalog import FORMATS, feed_catalog
+from m5syndicate.models import Subscriber
+from m5syndicate.newsletter import notices
 from m5syndicate.newsletter.message import Envelope
+from m5syndicate.newsletter.subscriptions import Confirmation
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import csrf
 from m5syndicate.web.i18n import TEXT
@@ -134,3 +139,29 @@ async def send_mail(runtime: Runtime, build: Callable[[], Envelope]) -> None:
         await runtime.transport.send(build())
     except M5Error as exc:
         log.warning("subscription mail not sent: %s", exc)
+
+
+def confirmation_later(
+    runtime: Runtime, confirmation: Confirmation, now: datetime
+) -> BackgroundTask:
+    """The confirmation mail, sent after the response (see `send_mail`)."""
+    return BackgroundTask(
+        send_mail,
+        runtime,
+        lambda: notices.confirmation_mail(
+            runtime.email_templates, runtime.settings, confirmation, now
+        ),
+    )
+
+
+def account_mail_later(
+    runtime: Runtime, kind: str, subscriber: Subscriber, now: datetime
+) -> BackgroundTask:
+    """The welcome or goodbye mail, sent after the response (see `send_mail`)."""
+    return BackgroundTask(
+        send_mail,
+        runtime,
+        lambda: notices.account_mail(
+            runtime.email_templates, runtime.settings, kind, subscriber, now
+        ),
+    )
