@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,3 +74,15 @@ def test_before_the_first_fire_of_the_day_nothing_is_due_again() -> None:
 def test_a_fresh_install_catches_up_today_only_within_grace() -> None:
     assert catch_up(DAILY, ist(2026, 11, 28, 7, 30), None, GRACE).action == "run"
     assert catch_up(DAILY, ist(2026, 11, 28, 23, 0), None, GRACE).action == "missed"
+
+
+def test_the_machines_zone_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    start = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
+    expected = fire_times(DAILY, start, start + timedelta(days=2))
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        trigger = digest_trigger("daily", NewsletterSettings(daily_at="07:00"), "Europe/Istanbul")
+        assert fire_times(trigger, start, start + timedelta(days=2)) == expected
+    monkeypatch.undo()
+    time.tzset()
