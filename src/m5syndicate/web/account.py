@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -32,6 +33,7 @@ from m5syndicate.web.i18n import choose_language
 from m5syndicate.web.pages import FormProblem, consent_of, form_context, preferences_from
 from m5syndicate.web.render import (
     account_mail_later,
+    checked_form,
     read_form,
     render,
     runtime_of,
@@ -102,11 +104,9 @@ async def preferences_post(request: Request) -> Response:
     if subscriber is None or subscriber.id is None:
         return invalid(request)
     lang = language_for(request, subscriber)
-    form = await read_form(request)
-    if form is None:
-        return render(request, "message.html", lang, 400, kind="bad_request")
-    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
-        return render(request, "message.html", lang, 403, kind="forbidden")
+    form = await checked_form(request, lang)
+    if not isinstance(form, FormData):
+        return form
     known = await run_in_threadpool(available_categories, runtime.engine)
     try:
         prefs = preferences_from(form, known)
@@ -125,11 +125,9 @@ async def resubscribe_post(request: Request) -> Response:
     if subscriber is None or subscriber.id is None:
         return invalid(request)
     lang = language_for(request, subscriber)
-    form = await read_form(request)
-    if form is None:
-        return render(request, "message.html", lang, 400, kind="bad_request")
-    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
-        return render(request, "message.html", lang, 403, kind="forbidden")
+    form = await checked_form(request, lang)
+    if not isinstance(form, FormData):
+        return form
     consent = consent_of(request, runtime.settings.newsletter.consent_version)
     await run_in_threadpool(resubscribe, runtime.engine, subscriber.id, runtime.clock(), consent)
     links = page_links(request, subscriber)

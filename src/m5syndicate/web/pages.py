@@ -32,14 +32,13 @@ from m5syndicate.newsletter.subscriptions import (
     confirm,
     subscribe,
 )
-from m5syndicate.web import csrf
 from m5syndicate.web.i18n import choose_language
 from m5syndicate.web.ratelimit import RateLimiter
 from m5syndicate.web.render import (
     account_mail_later,
+    checked_form,
     client_ip,
     confirmation_later,
-    read_form,
     render,
     runtime_of,
     secret_key,
@@ -111,11 +110,9 @@ async def subscribe_post(request: Request) -> Response:
     lang = language_of(request)
     if not limiter(request).allow(client_ip(request)):
         return render(request, "message.html", lang, 429, kind="too_many")
-    form = await read_form(request)
-    if form is None:
-        return render(request, "message.html", lang, 400, kind="bad_request")
-    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
-        return render(request, "message.html", lang, 403, kind="forbidden")
+    form = await checked_form(request, lang)
+    if not isinstance(form, FormData):
+        return form
     if text_field(form, HONEYPOT, 1000) != "":
         return render(request, "message.html", lang, kind="check")  # a bot: store nothing
     known = await run_in_threadpool(available_categories, runtime.engine)
@@ -156,11 +153,9 @@ async def confirm_page(request: Request) -> Response:
 async def confirm_post(request: Request) -> Response:
     runtime = runtime_of(request)
     lang = language_of(request)
-    form = await read_form(request)
-    if form is None:
-        return render(request, "message.html", lang, 400, kind="bad_request")
-    if not csrf.is_valid(request, text_field(form, csrf.FIELD, 200) or "", secret_key(runtime)):
-        return render(request, "message.html", lang, 403, kind="forbidden")
+    form = await checked_form(request, lang)
+    if not isinstance(form, FormData):
+        return form
     consent = consent_of(request, runtime.settings.newsletter.consent_version)
     token = request.path_params["token"]
     now = runtime.clock()

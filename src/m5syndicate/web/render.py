@@ -116,6 +116,18 @@ async def read_form(request: Request) -> FormData | None:
         return None
 
 
+async def checked_form(request: Request, lang: str) -> FormData | HTMLResponse:
+    """The posted form if it is well-formed and carries a valid CSRF token; otherwise the
+    page to answer with (400 or 403)."""
+    form = await read_form(request)
+    if form is None:
+        return render(request, "message.html", lang, 400, kind="bad_request")
+    token = text_field(form, csrf.FIELD, 200) or ""
+    if not csrf.is_valid(request, token, secret_key(runtime_of(request))):
+        return render(request, "message.html", lang, 403, kind="forbidden")
+    return form
+
+
 def text_field(form: FormData, name: str, limit: int) -> str | None:
     """A text field's value if present, a string and at most `limit` long; else None."""
     value = form.get(name, "")
