@@ -354,7 +354,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]])
     ratio_dkim = median([d / b for d, b in zip(dkim, base, strict=True)])
 
     lines = [
-        f"\n## send: {args.subscribers:,} subscribers, {args.connections} connections "
+        f"\n## bench/bench_send.py: send, {args.subscribers:,} subscribers, "
+        f"{args.connections} connections "
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n",
         f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {platform.python_version()}, "
         f"aiosmtplib {metadata.version('aiosmtplib')}, SQLAlchemy {metadata.version('sqlalchemy')}"

@@ -3,16 +3,30 @@ temporary failure ends delivered, every permanent one is recorded, nobody gets t
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
 
+import dkim
 from sqlalchemy.engine import Engine
 
+from m5syndicate.newsletter.deliver import SendParts, send_due
+from m5syndicate.newsletter.dkim import DkimSigner
 from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
-from tests.digests import add_subscribers, make_article, run_send, settings_for, store_articles
+from tests.digests import (
+    NOW,
+    add_subscribers,
+    make_article,
+    parts_for,
+    run_send,
+    settings_for,
+    store_articles,
+)
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
+from tests.unit.test_links_and_dkim import ed25519_key
 
 
 def smtp_transport(url: str, connections: int = 4) -> SmtpTransport:
@@ -87,3 +101,27 @@ def test_relay_down_pauses_the_edition_then_send_resumes(engine: Engine, tmp_pat
     (resumed,) = again.editions
     assert resumed.edition.id == edition.edition.id
     assert resumed.edition.state == "done" and resumed.counts == {"sent": 12}
+
+
+def test_dkim_signed_digests_verify_as_received(engine: Engine, tmp_path: Path) -> None:
+    store_articles(engine, [make_article("a")])
+    add_subscribers(engine, 6)
+    key, record = ed25519_key()
+    settings = settings_for(url_of(engine), tmp_path)
+    with FaultySMTPServer() as server:
+        transport = smtp_transport(server.url)
+        parts = dataclasses.replace(
+            parts_for(engine, settings, transport), sign=DkimSigner("m5.test", "mail", key)
+        )
+        asyncio.run(send_and_close(parts))
+        received = list(server.handler.received)
+    assert len(received) == 6
+    for _, data in received:
+        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)  # as received
+
+
+async def send_and_close(parts: SendParts) -> None:
+    try:
+        await send_due(parts, NOW)
+    finally:
+        await parts.transport.close()

@@ -99,10 +99,14 @@ class Composer:
         return f"<{self.edition.slug}.{recipient.subscriber_id}@{self.domain}>"
 
     def compose(
-        self, recipient: Recipient, selection: Selection, to: str | None = None
+        self,
+        recipient: Recipient,
+        selection: Selection,
+        to: str | None = None,
+        signed: bool = True,
     ) -> tuple[Envelope, str]:
         """(envelope, Message-ID) of the recipient's digest; ``to`` overrides the address
-        (test sends)."""
+        (test sends); ``signed=False`` leaves DKIM to the caller (who signs elsewhere)."""
         variant = self.variant(recipient, selection)
         links = self.links.links(recipient.subscriber_id, recipient.token_version)
         body = variant.body.render(
@@ -117,6 +121,6 @@ class Composer:
             [("List-Unsubscribe", f"<{links.unsubscribe_url}>")],
             body,
         )
-        if self.sign is not None:
+        if signed and self.sign is not None:
             data = self.sign(data)
         return Envelope(self.bounce_address, (ascii_address(address),), data), message_id

@@ -17,6 +17,7 @@ CLI does on SIGINT/SIGTERM) stops claiming; messages in flight finish; the rest 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -265,6 +267,7 @@ class EditionRun:
         self.finished_before = 0
         self.started = time.monotonic()
         self.writer: OutcomeWriter | None = None
+        self.signing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dkim")
 
     @property
     def halted(self) -> bool:
@@ -283,6 +286,7 @@ class EditionRun:
             await asyncio.gather(*workers, return_exceptions=True)
             renewer.cancel()
             await self.writer.close()
+            self.signing.shutdown(wait=False)
             report = await asyncio.to_thread(self.end)
         if self.error is not None:
             raise self.error
@@ -410,9 +414,15 @@ class EditionRun:
         if isinstance(selection, str):
             return self.outcome(recipient, "skipped", selection)
         try:
-            envelope, message_id = self.composer.compose(recipient, selection)
+            envelope, message_id = self.composer.compose(recipient, selection, signed=False)
         except InputError as exc:
             return self.outcome(recipient, "failed", str(exc))
+        if self.parts.sign is not None:
+            # RSA signing releases the GIL: on its own threads it runs beside the loop.
+            data = await asyncio.get_running_loop().run_in_executor(
+                self.signing, self.parts.sign, envelope.data
+            )
+            envelope = dataclasses.replace(envelope, data=data)
         await self.limiter.wait()
         try:
             reply = await self.parts.transport.send(envelope)
