@@ -25,7 +25,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -267,7 +266,6 @@ class EditionRun:
         self.finished_before = 0
         self.started = time.monotonic()
         self.writer: OutcomeWriter | None = None
-        self.signing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dkim")
 
     @property
     def halted(self) -> bool:
@@ -286,7 +284,6 @@ class EditionRun:
             await asyncio.gather(*workers, return_exceptions=True)
             renewer.cancel()
             await self.writer.close()
-            self.signing.shutdown(wait=False)
             report = await asyncio.to_thread(self.end)
         if self.error is not None:
             raise self.error
@@ -418,11 +415,9 @@ class EditionRun:
         except InputError as exc:
             return self.outcome(recipient, "failed", str(exc))
         if self.parts.sign is not None:
-            # RSA signing releases the GIL: on its own threads it runs beside the loop.
-            data = await asyncio.get_running_loop().run_in_executor(
-                self.signing, self.parts.sign, envelope.data
-            )
-            envelope = dataclasses.replace(envelope, data=data)
+            # Inline: signing on worker threads was measured to cost more CPU per message
+            # on two cores (BENCHMARKS.md, Send), not less.
+            envelope = dataclasses.replace(envelope, data=self.parts.sign(envelope.data))
         await self.limiter.wait()
         try:
             reply = await self.parts.transport.send(envelope)
