@@ -80,12 +80,7 @@ async def read_wordpress(ctx: ReadContext) -> AsyncIterator[Page]:
     if cursor is not None:
         since = cursor - timedelta(minutes=ctx.settings.overlap_minutes)
         params["modified_after"] = since.astimezone(ZoneInfo(ctx.timezone)).isoformat()
-    first = await ctx.fetcher.get(
-        with_query(endpoint, params),
-        etag=ctx.state.etag,
-        last_modified=ctx.state.last_modified,
-        accept_type=JSON_TYPES,
-    )
+    first = await get_conditionally(ctx, with_query(endpoint, params), JSON_TYPES)
     relocation = moved(first, wordpress.api_root(first.moved_to))
     if first.not_modified:
         yield Page(not_modified=True, save=relocation)
@@ -129,13 +124,15 @@ def with_query(url: str, params: dict[str, str], page: int = 1) -> str:
     return f"{url}?{urlencode(query)}"
 
 
-async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
-    response = await ctx.fetcher.get(
-        ctx.state.url,
-        etag=ctx.state.etag,
-        last_modified=ctx.state.last_modified,
-        accept_type=FEED_TYPES,
+async def get_conditionally(ctx: ReadContext, url: str, accept_type: str) -> Fetched:
+    """GET with the source's stored validators sent back verbatim (304 when unchanged)."""
+    return await ctx.fetcher.get(
+        url, etag=ctx.state.etag, last_modified=ctx.state.last_modified, accept_type=accept_type
     )
+
+
+async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
+    response = await get_conditionally(ctx, ctx.state.url, FEED_TYPES)
     if response.not_modified:
         yield Page(not_modified=True, save=moved(response))
         return
@@ -147,12 +144,7 @@ async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
 
 async def read_html(ctx: ReadContext) -> AsyncIterator[Page]:
     """The section page (conditionally), then only the article pages not stored yet."""
-    section = await ctx.fetcher.get(
-        ctx.state.url,
-        etag=ctx.state.etag,
-        last_modified=ctx.state.last_modified,
-        accept_type=HTML_TYPES,
-    )
+    section = await get_conditionally(ctx, ctx.state.url, HTML_TYPES)
     if section.not_modified:
         yield Page(not_modified=True, save=moved(section))
         return
