@@ -28,6 +28,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+from machine import cpu_model
 from tests.upstream import Upstream, settings_for, wp_post
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
@@ -146,11 +147,7 @@ def summary(values: list[float]) -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model()
     libs = ", ".join(f"{n} {version(n)}" for n in ("httpx", "sqlalchemy", "nh3", "lxml"))
     return f"nproc {os.cpu_count()}, {model}; Python {platform.python_version()}, {libs}"
 

@@ -31,6 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+from machine import cpu_model
 from sqlalchemy.engine import Engine
 
 from m5syndicate.config import Settings, SourceSettings, load_settings
@@ -268,14 +269,7 @@ def ms(values: list[float]) -> str:
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu = cpu_model()
     nginx = (
         subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
         if shutil.which("nginx")

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy
+from machine import cpu_model
 
 from m5syndicate import __version__
 from m5syndicate.newsletter.csvio import import_subscribers
@@ -105,16 +106,6 @@ def run_raw(csv_path: Path, url: str) -> float:
         )
     db.close()
     return time.perf_counter() - start
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
+from machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -395,16 +397,6 @@ def cell(rows: list[dict[str, float]], key: str) -> str:
 def row(name: str, rows: list[dict[str, float]], ratio: str) -> str:
     cpu = median([r["cpu_ms_per_msg"] for r in rows])
     return f"| {name} | {cell(rows, 'rate')} | {cpu:.3f} | {cell(rows, 'maxrss_mb')} | {ratio} |"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
