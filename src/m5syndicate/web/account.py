@@ -98,15 +98,22 @@ async def preferences_page(request: Request) -> Response:
     return await preferences_response(request, subscriber)
 
 
-async def preferences_post(request: Request) -> Response:
-    runtime = runtime_of(request)
+async def posted_form(request: Request) -> tuple[int, Subscriber, FormData] | Response:
+    """The subscriber a preferences token names and their checked form, or the page to
+    answer with (the same one for every bad token)."""
     subscriber = await token_subscriber(request, "preferences")
     if subscriber is None or subscriber.id is None:
         return invalid(request)
-    lang = language_for(request, subscriber)
-    form = await checked_form(request, lang)
-    if not isinstance(form, FormData):
-        return form
+    form = await checked_form(request, language_for(request, subscriber))
+    return form if not isinstance(form, FormData) else (subscriber.id, subscriber, form)
+
+
+async def preferences_post(request: Request) -> Response:
+    runtime = runtime_of(request)
+    posted = await posted_form(request)
+    if isinstance(posted, Response):
+        return posted
+    subscriber_id, subscriber, form = posted
     known = await run_in_threadpool(available_categories, runtime.engine)
     try:
         prefs = preferences_from(form, known)
@@ -114,23 +121,21 @@ async def preferences_post(request: Request) -> Response:
         return await preferences_response(request, subscriber, 400, error=problem.key)
     consent = consent_of(request, runtime.settings.newsletter.consent_version)
     changed = await run_in_threadpool(
-        change_preferences, runtime.engine, subscriber.id, prefs, runtime.clock(), consent
+        change_preferences, runtime.engine, subscriber_id, prefs, runtime.clock(), consent
     )
     return await preferences_response(request, changed, saved=True)
 
 
 async def resubscribe_post(request: Request) -> Response:
     runtime = runtime_of(request)
-    subscriber = await token_subscriber(request, "preferences")
-    if subscriber is None or subscriber.id is None:
-        return invalid(request)
-    lang = language_for(request, subscriber)
-    form = await checked_form(request, lang)
-    if not isinstance(form, FormData):
-        return form
+    posted = await posted_form(request)
+    if isinstance(posted, Response):
+        return posted
+    subscriber_id, subscriber, _ = posted
     consent = consent_of(request, runtime.settings.newsletter.consent_version)
-    await run_in_threadpool(resubscribe, runtime.engine, subscriber.id, runtime.clock(), consent)
+    await run_in_threadpool(resubscribe, runtime.engine, subscriber_id, runtime.clock(), consent)
     links = page_links(request, subscriber)
+    lang = language_for(request, subscriber)
     return render(
         request, "message.html", lang, kind="welcome_back", preferences_url=links.preferences_url
     )
