@@ -33,6 +33,7 @@ class Article:
     published_at: datetime
     updated_at: datetime
     categories: list[Category] = field(default_factory=list)
+    tags: list[Category] = field(default_factory=list)  # kept apart from categories
     author: str = ""
     image_url: str = ""
     image_alt: str = ""
@@ -40,6 +41,12 @@ class Article:
     id: int | None = None
     source: str = ""
     offered: bool = True  # False for backfilled articles: stored, shown in feeds, never mailed
+    # "published", or "withdrawn" once upstream trashed, unpublished, privatised or
+    # password-protected it: out of the feeds and new editions, marked in the archive.
+    status: str = "published"
+    # How `language` was decided: "payload", "source", "category", "document", "feed",
+    # "detected" or "site" (the last resort).
+    language_source: str = ""
 
 
 @dataclass(frozen=True)

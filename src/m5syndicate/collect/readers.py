@@ -35,6 +35,9 @@ class Page:
     skipped: list[str] = field(default_factory=list)
     save: dict[str, str] = field(default_factory=dict)  # source row fields, stored with it
     not_modified: bool = False
+    # When set: every guid the upstream publishes now (a reconciliation); stored articles
+    # of this source missing from it are withdrawn.
+    present_guids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
