@@ -72,7 +72,7 @@ def demo_secret(folder: Path) -> Path:
     path = folder.resolve() / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
         path.chmod(0o600)
     return path
 

@@ -15,7 +15,9 @@ from m5syndicate.models import utcnow
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 from tests.conftest import REPO
-from tests.digests import SECRET, add_subscribers, make_article, store_articles
+from tests.digests import add_subscribers, make_article, store_articles
+
+SECRET = "send-cli-test-secret-key-0123456789abcdef"
 from tests.smtpd import Faults, FaultySMTPServer
 
 

@@ -61,6 +61,8 @@ def send(
     Shows progress and a summary; exit code 3 when some deliveries failed permanently.
     """
     runtime = obj.runtime()
+    if not dry_run:
+        obj.warn_about_setup(runtime.settings)
     migrate.require_current(runtime.engine)
     cadences = (cadence,) if cadence else CADENCES
     if dry_run:
