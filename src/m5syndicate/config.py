@@ -360,7 +360,7 @@ def public_url_warnings(site: SiteSettings) -> list[str]:
     return [
         f"[site] public_url {site.public_url!r} is not https: mail clients only offer "
         "one-click unsubscribe (RFC 8058) to https links, and tokens travel in clear text; "
-        "set public_url = \"https://...\" for production"
+        'set public_url = "https://..." for production'
     ]
 
 
