@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,8 +79,10 @@ def demo_secret(folder: Path) -> Path:
 
 
 def write_demo_config(settings: Settings, folder: Path) -> Path:
-    """A config file for `serve` and friends on the demo's database and outbox."""
+    """A config file for `serve` and friends on the demo's database and outbox. Every path
+    in it is inside ``folder``, so it outlives a reinstall of the package."""
     path = folder.resolve() / "m5syndicate.toml"
+    (source,) = settings.sources
     path.write_text(
         "# Written by `m5syndicate demo`: the demo's database, outbox and feeds.\n"
         f'[database]\nurl = "{settings.database.url}"\n'
@@ -87,10 +90,18 @@ def write_demo_config(settings: Settings, folder: Path) -> Path:
         f'[feeds]\nout_dir = "{settings.feeds.out_dir}"\n'
         # So that `run` on this config collects, publishes and sends on schedule.
         '[[sources]]\nname = "demo"\ntype = "directory"\nevery = "1h"\n'
-        f'url = "{DEMO_DATA / "articles"}"\n',
+        f'url = "{source.url}"\n',
         encoding="utf-8",
     )
     return path
+
+
+def copy_articles(folder: Path) -> Path:
+    """The bundled sample articles, copied into the demo's folder (and refreshed from the
+    package on each run; articles added there by hand are kept)."""
+    target = folder.resolve() / "articles"
+    shutil.copytree(DEMO_DATA / "articles", target, dirs_exist_ok=True)
+    return target
 
 
 def demo_settings(folder: Path) -> Settings:
@@ -99,7 +110,7 @@ def demo_settings(folder: Path) -> Settings:
     secret = demo_secret(folder).read_text(encoding="utf-8").strip()
     folder = folder.resolve()
     source = SourceSettings(
-        name="demo", type="directory", url=str(DEMO_DATA / "articles"), every="1h"
+        name="demo", type="directory", url=str(copy_articles(folder)), every="1h"
     )
     return dataclasses.replace(
         defaults,

@@ -55,6 +55,11 @@ class FormProblem(Exception):
     key: str  # a key of i18n.TEXT
 
 
+async def home(request: Request) -> Response:
+    """A small front door: subscribe, the archive, the feeds."""
+    return render(request, "home.html", language_of(request))
+
+
 def consent_of(request: Request, version: str) -> Consent:
     return Consent("web", version, client_ip(request), user_agent(request))
 
@@ -173,6 +178,7 @@ async def confirm_post(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
+        Route("/", home, methods=["GET", "HEAD"]),
         Route("/subscribe", subscribe_form, methods=["GET", "HEAD"]),
         Route("/subscribe", subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", confirm_page, methods=["GET", "HEAD"]),
