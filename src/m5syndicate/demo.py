@@ -17,13 +17,14 @@ from pathlib import Path
 
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
+from m5syndicate.delivery.send import SendReport, send_due
+from m5syndicate.digest import notices
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.deliver import SendReport, send_due
-from m5syndicate.newsletter.subscriptions import Consent, Preferences, add_subscriber, subscribe
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.subscriptions import Consent, Preferences, add_subscriber, subscribe
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 DEMO_NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError
 from m5syndicate.models import Category
-from m5syndicate.newsletter.links import subscriber_links
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers.links import subscriber_links
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     MAX_CATEGORIES,
     MAX_EMAIL,

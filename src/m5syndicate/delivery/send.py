@@ -32,15 +32,15 @@ from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
 from m5syndicate.config import CADENCES, Settings
+from m5syndicate.digest.compose import Composer, Signer
+from m5syndicate.digest.editions import Selection, editions_to_send, select_articles
 from m5syndicate.errors import DeliveryError, InputError, PermanentFailure
+from m5syndicate.mail.transport import Transport
 from m5syndicate.models import Edition, Recipient
-from m5syndicate.newsletter.compose import Composer, Signer
-from m5syndicate.newsletter.editions import Selection, editions_to_send, select_articles
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.transport import Transport
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 from m5syndicate.store.deliveries import Outcome
+from m5syndicate.subscribers.links import LinkSigner
 
 HARD_BOUNCE = re.compile(r"\b5\.1\.\d{1,3}\b")
 MAX_RETRY_DELAY = timedelta(hours=1)
