@@ -18,7 +18,6 @@ from pathlib import Path
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
 from m5syndicate.delivery.send import SendReport, send_due
-from m5syndicate.digest import notices
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
 from m5syndicate.runtime import Runtime
@@ -178,8 +177,6 @@ def demo_visitor(runtime: Runtime, now: datetime) -> Path | None:
     outcome = subscribe(runtime.engine, DEMO_VISITOR, Preferences("en"), now, consent)
     if outcome.confirmation is None:
         return None
-    mail = notices.confirmation_mail(
-        runtime.email_templates, runtime.settings, outcome.confirmation, now
-    )
+    mail = runtime.notices.confirmation(outcome.confirmation, now)
     reply = asyncio.run(runtime.transport.send(mail))  # the outbox says "250 written NAME"
     return Path(runtime.settings.delivery.outbox_dir) / "new" / reply.split()[-1]

@@ -19,6 +19,7 @@ from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
 from m5syndicate.delivery.send import SendParts
 from m5syndicate.digest.compose import Signer
+from m5syndicate.digest.notices import Notices
 from m5syndicate.digest.templates import email_environment
 from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.mail.dkim import load_signer
@@ -64,6 +65,11 @@ class Runtime:
     @cached_property
     def dkim_signer(self) -> Signer | None:
         return load_signer(self.settings.dkim)
+
+    @cached_property
+    def notices(self) -> Notices:
+        """The account mails (confirm, welcome, goodbye), signed like the digests."""
+        return Notices(self.email_templates, self.settings, self.dkim_signer)
 
     def new_transport(self) -> Transport:
         """The configured transport; a fresh one per event loop (SMTP connections are

@@ -10,7 +10,6 @@ import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.config import CADENCES, LANGUAGES
-from m5syndicate.digest import notices
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
 from m5syndicate.runtime import Runtime
@@ -76,9 +75,7 @@ def add(
     if outcome == "added" and not confirmed and new_id is not None:
         confirmation = request_confirmation(runtime.engine, new_id, now)
         if confirmation is not None:
-            mail = notices.confirmation_mail(
-                runtime.email_templates, runtime.settings, confirmation, now
-            )
+            mail = runtime.notices.confirmation(confirmation, now)
             asyncio.run(runtime.transport.send(mail))
             click.echo(f"{email}: confirmation mail sent; pending until confirmed")
 

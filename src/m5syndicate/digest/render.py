@@ -55,7 +55,9 @@ def render_mail(
         subject = " ".join(str(getattr(module, "subject", "")).split())
         text = str(module)
         page = (
-            env.get_template(f"{template_name}.{language}.html").render(context) if html else None
+            env.get_template(f"{template_name}.{language}.html").render(context, subject=subject)
+            if html
+            else None
         )
     except TemplateNotFound as exc:
         raise RenderError(

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from m5syndicate.config import LANGUAGES
-from m5syndicate.digest import notices
 from m5syndicate.errors import ConfigError, M5Error
 from m5syndicate.feeds.catalog import FORMATS, feed_catalog
 from m5syndicate.mail.message import Envelope
@@ -160,9 +159,7 @@ def confirmation_later(
     return BackgroundTask(
         send_mail,
         runtime,
-        lambda: notices.confirmation_mail(
-            runtime.email_templates, runtime.settings, confirmation, now
-        ),
+        lambda: runtime.notices.confirmation(confirmation, now),
     )
 
 
@@ -173,7 +170,5 @@ def account_mail_later(
     return BackgroundTask(
         send_mail,
         runtime,
-        lambda: notices.account_mail(
-            runtime.email_templates, runtime.settings, kind, subscriber, now
-        ),
+        lambda: runtime.notices.account(kind, subscriber, now),
     )
