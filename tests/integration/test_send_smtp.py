@@ -11,7 +11,7 @@ import dkim
 from sqlalchemy.engine import Engine
 
 from m5syndicate.newsletter.deliver import SendParts, send_due
-from m5syndicate.newsletter.dkim import DkimSigner
+from m5syndicate.newsletter.dkim import DkimSigner, SigningKey
 from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
@@ -111,7 +111,8 @@ def test_dkim_signed_digests_verify_as_received(engine: Engine, tmp_path: Path) 
     with FaultySMTPServer() as server:
         transport = smtp_transport(server.url)
         parts = dataclasses.replace(
-            parts_for(engine, settings, transport), sign=DkimSigner("m5.test", "mail", key)
+            parts_for(engine, settings, transport),
+            sign=DkimSigner("m5.test", [SigningKey("mail", key)]),
         )
         asyncio.run(send_and_close(parts))
         received = list(server.handler.received)
