@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from m5syndicate.cli import main
 from m5syndicate.config import load_settings
-from m5syndicate.newsletter.dkim import load_signer
+from m5syndicate.mail.dkim import load_signer
 from tests.unit.test_render import CASES
 
 ZONE_LINE = re.compile(r"^(\S+) IN TXT ((?:\"[^\"]*\" ?)+)$", re.M)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from m5syndicate.errors import TemporaryFailure
-from m5syndicate.newsletter.message import Envelope
-from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.mail.message import Envelope
+from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from tests.smtpd import FaultySMTPServer
 from tests.tls import self_signed, server_context
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from m5syndicate.config import DkimSettings, load_settings
 from m5syndicate.errors import ConfigError
-from m5syndicate.newsletter.dkim import PrivateKey, load_signer
+from m5syndicate.mail.dkim import PrivateKey, load_signer
 from tests.unit.test_links_and_dkim import ed25519_key, rsa_key
 from tests.unit.test_render import CASES
 

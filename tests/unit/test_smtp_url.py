@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from m5syndicate.errors import ConfigError
-from m5syndicate.newsletter.smtp import SmtpTarget, parse_smtp_url
+from m5syndicate.mail.smtp import SmtpTarget, parse_smtp_url
 
 
 def test_smtp_requires_starttls_by_default() -> None:

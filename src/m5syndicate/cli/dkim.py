@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from m5syndicate.cli.base import main
-from m5syndicate.newsletter.dkim import RSA_MIN_BITS, PrivateKey, public_record
+from m5syndicate.mail.dkim import RSA_MIN_BITS, PrivateKey, public_record
 
 # A DNS name: labels of letters, digits and inner hyphens (a selector may have dots too).
 DNS_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")

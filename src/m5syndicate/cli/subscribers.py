@@ -10,18 +10,19 @@ import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.config import CADENCES, LANGUAGES
+from m5syndicate.digest import notices
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.csvio import Defaults, export_subscribers, import_subscribers
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.runtime import Runtime
+from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import Defaults, export_subscribers, import_subscribers
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     Consent,
     add_subscriber,
     request_confirmation,
 )
-from m5syndicate.runtime import Runtime
-from m5syndicate.store import migrate
 
 
 @main.group()

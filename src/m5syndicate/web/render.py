@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from m5syndicate.config import LANGUAGES
+from m5syndicate.digest import notices
 from m5syndicate.errors import ConfigError, M5Error
 from m5syndicate.feeds.catalog import FORMATS, feed_catalog
+from m5syndicate.mail.message import Envelope
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices
-from m5syndicate.newsletter.message import Envelope
-from m5syndicate.newsletter.subscriptions import Confirmation
 from m5syndicate.runtime import Runtime
+from m5syndicate.subscribers.subscriptions import Confirmation
 from m5syndicate.web import csrf
 from m5syndicate.web.i18n import TEXT
 

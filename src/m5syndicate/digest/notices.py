@@ -16,10 +16,10 @@ from jinja2 import Environment, TemplateError
 
 from m5syndicate.config import Settings
 from m5syndicate.errors import RenderError
+from m5syndicate.mail.message import Envelope, ascii_address, build_message, new_message_id
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.links import subscriber_links
-from m5syndicate.newsletter.message import Envelope, ascii_address, build_message, new_message_id
-from m5syndicate.newsletter.subscriptions import Confirmation
+from m5syndicate.subscribers.links import subscriber_links
+from m5syndicate.subscribers.subscriptions import Confirmation
 
 KINDS = ("confirm", "welcome", "goodbye")
 

@@ -20,9 +20,9 @@ from babel.dates import format_date
 from jinja2 import Environment, TemplateError, TemplateNotFound
 
 from m5syndicate.config import SiteSettings
+from m5syndicate.digest.editions import Selection
 from m5syndicate.errors import RenderError
 from m5syndicate.models import Article, Edition
-from m5syndicate.newsletter.editions import Selection
 
 # Slot markers: plain ASCII that autoescape, css-inline and quoted-printable leave alone.
 UNSUBSCRIBE_SLOT = "m5slot-unsubscribe-url"
