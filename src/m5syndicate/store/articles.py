@@ -311,6 +311,10 @@ def link_terms(
             )
 
 
+def category_id(conn: Connection, category: Category) -> int:
+    return term_id(conn, categories, category)
+
+
 def term_id(conn: Connection, table: Table, term: Category) -> int:
     """The category's (or tag's) id, created if new. Two sources stored at once may both
     create it: ON CONFLICT DO NOTHING, then read what the winner wrote."""
