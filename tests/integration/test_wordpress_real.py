@@ -273,15 +273,21 @@ def test_a_bulk_resave_of_124_posts_misses_none(wp: WordPressSite) -> None:
     )
     cursor = cursor_of(read(api(wp)))
     time.sleep(1.1)
+    # The issue's import loop re-saved 124 posts within 2 seconds; a loaded test machine
+    # is slower, so WordPress's own save is told the time: 62 posts in each second.
     seconds = wp.php(
-        "$start = microtime(true); $seconds = [];"
+        "$stamp = time(); $n = 0; $seconds = [];"
+        "add_filter('wp_insert_post_data', function ($data) use ($stamp, &$n) {"
+        "  if ($data['post_type'] !== 'post') { return $data; }"  # revisions are posts too
+        "  $at = gmdate('Y-m-d H:i:s', $stamp + intdiv($n++, 62));"
+        "  $data['post_modified_gmt'] = $at; $data['post_modified'] = get_date_from_gmt($at);"
+        "  return $data; });"
         f"foreach (json_decode('{json.dumps(ids)}') as $id) {{"
         "  wp_update_post(['ID' => $id, 'post_content' => '<p>yeniden kaydedildi</p>']);"
         "  $seconds[get_post($id)->post_modified_gmt] = true; }"
-        "echo json_encode([count($seconds), microtime(true) - $start]);"
+        "echo json_encode(count($seconds));"
     )
-    # A second or three on this machine: many posts share each second, as in the issue
-    assert seconds[0] * 20 <= 124, seconds
+    assert seconds == 2
 
     pages = read(api(wp), cursor)
     resaved = {a.title for a in articles_of(pages) if "yeniden kaydedildi" in a.content_html}

@@ -92,8 +92,10 @@ async def read_wordpress(ctx: ReadContext) -> AsyncIterator[Page]:
     else:
         async for page in walk.pages(modified, first):
             yield page
-    if cursor.date:
-        dated = wordpress.Keyset("date", wordpress.wall_minus(cursor.date, overlap))
+    # A cursor from before the date walk existed starts it at the old modified mark.
+    date_mark = cursor.date or ("" if first_run else last_modified)
+    if date_mark:
+        dated = wordpress.Keyset("date", wordpress.wall_minus(date_mark, overlap))
         async for page in walk.pages(dated, await walk.fetch(dated.params())):
             yield page
     else:  # a first walk read every post: the newest publish date is its high-water mark
@@ -107,6 +109,8 @@ async def read_wordpress(ctx: ReadContext) -> AsyncIterator[Page]:
     # if the next poll asks for the same URL.
     unchanged = cursor.modified == last_modified
     save = validators(first) if unchanged else {"etag": "", "last_modified": ""}
+    if first.not_modified:
+        save = {}  # a 304 may omit the validators: keep the stored ones
     yield Page(save={**save, "cursor": cursor.dumps(), **relocation})
 
 
