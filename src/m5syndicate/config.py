@@ -71,11 +71,18 @@ class CollectSettings:
     overlap_minutes: int = setting(
         10, "WordPress: re-read posts modified this long before the last high-water mark"
     )
+    reconcile_every: str = setting(
+        "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
+    )
     max_backoff_minutes: int = setting(360, "longest wait after repeated failures of a source")
     boilerplate: list[str] = setting(
         ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"],
         "theme text removed from articles (a paragraph equal to one, or starting a tail)",
     )
+
+    @property
+    def reconcile_every_seconds(self) -> int:
+        return parse_duration(self.reconcile_every)
 
 
 @dataclass(frozen=True)
@@ -475,6 +482,10 @@ def validate(settings: Settings, where: str) -> None:
             parse_duration(getattr(settings.schedule, key))
         except ValueError as exc:
             raise ConfigError(f"config: {where}: [schedule] {key}: {exc}") from None
+    try:
+        settings.collect.reconcile_every_seconds  # noqa: B018 -- validates the duration
+    except ValueError as exc:
+        raise ConfigError(f"config: {where}: [collect] reconcile_every: {exc}") from None
     for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size", "pause_after"):
         if getattr(settings.delivery, name) < 1:
             raise ConfigError(f"config: {where}: [delivery] {name}: must be at least 1")

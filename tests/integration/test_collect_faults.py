@@ -113,12 +113,13 @@ def test_a_short_retry_after_does_not_undercut_the_backoff(
 
 
 def test_redirect_loop_is_bounded(engine: Engine, upstream: Upstream) -> None:
-    loop = f"{upstream.base_url}/loop"
-    upstream.fail("/loop/posts", *[redirect(loop + "/posts", 302) for _ in range(10)])
+    loop = f"{upstream.base_url}/loop/wp-json/wp/v2"
+    posts = "/loop/wp-json/wp/v2/posts"
+    upstream.fail(posts, *[redirect(loop + "/posts", 302) for _ in range(10)])
     source = SourceSettings(name="m5", type="wordpress", url=loop + "/", every="10m")
     (report,) = collect(engine, settings_for(source, max_redirects=3), NOW)
     assert "more than 3 redirects" in report.error
-    assert len(upstream.requests_to("/loop/posts")) == 4
+    assert len(upstream.requests_to(posts)) == 4
 
 
 def test_unreachable_host_is_a_clear_error(engine: Engine) -> None:
