@@ -53,7 +53,13 @@ def cli_consent(runtime: Runtime) -> Consent:
 @click.option("--lang", "language", type=click.Choice(LANGUAGES), default="tr", show_default=True)
 @click.option("--cadence", type=click.Choice(CADENCES), default="daily", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
-@click.option("--category", "categories", multiple=True, help="A category slug; repeat for more.")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="A category slug of the collected articles (as the subscribe form offers); repeat for "
+    "more. None: every category.",
+)
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option(
     "--confirmed",
@@ -166,7 +172,8 @@ def import_summary(report: ImportReport) -> str:
 @pass_context
 def export(obj: Context, out: Path | None, status: str | None) -> None:
     """Write subscribers as CSV: the import columns, then format, status, dates and the
-    consent events (JSON)."""
+    consent events (JSON). A cell starting with =, +, -, @, a tab or CR gets a leading '
+    so a spreadsheet does not run it as a formula; `import` removes it again."""
     runtime = ready(obj)
     if out is None:
         export_subscribers(runtime.engine, sys.stdout, status)
