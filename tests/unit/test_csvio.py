@@ -97,6 +97,8 @@ def test_a_quote_inside_an_unquoted_cell_is_just_a_character() -> None:
 def test_an_unreadable_header_is_refused() -> None:
     with pytest.raises(InputError, match="separated by `,`, `;` or tabs"):
         list(parse_rows(DecodedLines([b"mail|name\n"])))
+    with pytest.raises(InputError, match=r"not UTF-8 text: byte 0x9C .*\(\.xlsx\) rather than CSV"):
+        list(parse_rows(DecodedLines([b"PK\x03\x04\x14\x00\x06\x00\x08\x00!\x00\x9c\n"])))
     with pytest.raises(InputError, match="line 1 \\(the header\\) cannot be read"):
         list(parse_rows(DecodedLines([b'email,"name']), known_categories=set()))
 

@@ -140,7 +140,7 @@ def parse_rows(
     reader = csv.reader(
         itertools.chain([first], stream), delimiter=delimiter_of(first), strict=True
     )
-    header = read_header(reader)
+    header = read_header(reader, undecodable.get(1, ""))
     end = reader.line_num
     while True:
         start = end + 1
@@ -172,16 +172,22 @@ def parse_rows(
             yield end, str(exc)
 
 
-def read_header(reader: Any) -> list[str]:
+def read_header(reader: Any, undecodable: str) -> list[str]:
     try:
         header = [name.strip().lower() for name in next(reader, [])]
     except csv.Error as exc:
         raise InputError(f"import: line 1 (the header) cannot be read: {exc}") from None
     if "email" not in header:
+        binary = (
+            f"; line 1 is {undecodable.removesuffix('; the row is skipped')}: is this a "
+            'spreadsheet (.xlsx) rather than CSV? Save it as "CSV UTF-8"'
+            if undecodable
+            else ""
+        )
         raise InputError(
             "import: the first line must be a header naming the columns, with at least "
             f"`email` (known columns: {', '.join(IMPORT_COLUMNS)}), separated by `,`, `;` "
-            "or tabs"
+            f"or tabs{binary}"
         )
     return header
 
