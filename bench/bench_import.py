@@ -30,11 +30,11 @@ from machine import cpu_model
 from m5syndicate import __version__
 from m5syndicate.config import SourceSettings
 from m5syndicate.models import Article, Category
-from m5syndicate.newsletter.csvio import DecodedLines, import_subscribers
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import sources
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.migrate import upgrade
+from m5syndicate.subscribers.csvio import DecodedLines, import_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "email,language,cadence,categories,name,confirmed\n"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from m5syndicate.collect.refresh import SourceReport, refresh_due
+from m5syndicate.delivery.send import SendOptions, SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
-from m5syndicate.newsletter.deliver import SendOptions, SendReport, send_due
 from m5syndicate.runtime import Runtime
 
 

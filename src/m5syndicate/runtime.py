@@ -17,19 +17,20 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
+from m5syndicate.delivery.send import SendParts
+from m5syndicate.digest.compose import Signer
+from m5syndicate.digest.notices import Notices
+from m5syndicate.digest.templates import email_environment
 from m5syndicate.feeds.cache import FeedCache
+from m5syndicate.mail.dkim import load_signer
+from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.mail.transport import OutboxTransport, Transport
 from m5syndicate.metrics import Metrics, StoreFigures
 from m5syndicate.models import utcnow
-from m5syndicate.newsletter.compose import Signer
-from m5syndicate.newsletter.deliver import SendParts
-from m5syndicate.newsletter.dkim import load_signer
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
-from m5syndicate.newsletter.templates import email_environment
-from m5syndicate.newsletter.transport import OutboxTransport, Transport
 from m5syndicate.scheduling.service import Service
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.status import metric_figures
+from m5syndicate.subscribers.links import LinkSigner
 
 
 @dataclass
@@ -64,6 +65,11 @@ class Runtime:
     @cached_property
     def dkim_signer(self) -> Signer | None:
         return load_signer(self.settings.dkim)
+
+    @cached_property
+    def notices(self) -> Notices:
+        """The account mails (confirm, welcome, goodbye), signed like the digests."""
+        return Notices(self.email_templates, self.settings, self.dkim_signer)
 
     def new_transport(self) -> Transport:
         """The configured transport; a fresh one per event loop (SMTP connections are

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter.transport import OutboxTransport
+from m5syndicate.mail.transport import OutboxTransport
 from m5syndicate.runtime import Runtime
 from m5syndicate.web.app import create_app
 from tests.digests import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter import roster
+from m5syndicate.subscribers import roster
 from tests.digests import BREAKING, DEFENCE_NEWS, make_article, store_articles
 from tests.integration.test_cli import m5
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import dkim
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter.deliver import SendParts, send_due
-from m5syndicate.newsletter.dkim import DkimSigner
-from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.delivery.send import SendParts, send_due
+from m5syndicate.mail.dkim import DkimSigner
+from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
 from tests.digests import (

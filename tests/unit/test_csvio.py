@@ -8,7 +8,7 @@ import pytest
 from m5syndicate.cli.text import plural
 from m5syndicate.errors import InputError
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.csvio import (
+from m5syndicate.subscribers.csvio import (
     DecodedLines,
     delimiter_of,
     escape_formula,
@@ -16,7 +16,7 @@ from m5syndicate.newsletter.csvio import (
     parse_rows,
     unescape_formula,
 )
-from m5syndicate.newsletter.subscriptions import check_known_categories
+from m5syndicate.subscribers.subscriptions import check_known_categories
 
 
 def emails_and_reasons(raw: bytes, encoding: str = "utf-8") -> list[tuple[int, str]]:

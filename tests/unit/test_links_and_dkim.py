@@ -14,8 +14,8 @@ from itsdangerous import URLSafeSerializer
 
 from m5syndicate.config import DkimSettings
 from m5syndicate.errors import ConfigError
-from m5syndicate.newsletter.dkim import DkimSigner, load_signer
-from m5syndicate.newsletter.links import (
+from m5syndicate.mail.dkim import DkimSigner, load_signer
+from m5syndicate.subscribers.links import (
     PREFERENCES,
     UNSUBSCRIBE,
     LinkSigner,

@@ -14,10 +14,7 @@ import click
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES
-from m5syndicate.errors import DeliveryError, InputError
-from m5syndicate.newsletter.deliver import Progress, SendOptions, SendReport, send_due
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.preview import (
+from m5syndicate.delivery.preview import (
     EditionPlan,
     edition_to_show,
     plan_send,
@@ -26,8 +23,11 @@ from m5syndicate.newsletter.preview import (
     sample_recipient,
     send_test,
 )
+from m5syndicate.delivery.send import Progress, SendOptions, SendReport, send_due
+from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.subscribers.links import LinkSigner
 
 FAILURES_SHOWN = 50
 
@@ -62,6 +62,8 @@ def send(
     Shows progress and a summary; exit code 3 when some deliveries failed permanently.
     """
     runtime = obj.runtime()
+    if not dry_run:
+        obj.warn_about_setup(runtime.settings)
     migrate.require_current(runtime.engine)
     cadences = (cadence,) if cadence else CADENCES
     if dry_run:

@@ -13,15 +13,17 @@ from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.csvio import (
+from m5syndicate.runtime import Runtime
+from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import (
     DecodedLines,
     Defaults,
     ImportReport,
     export_subscribers,
     import_subscribers,
 )
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     Consent,
     add_subscriber,
@@ -29,8 +31,6 @@ from m5syndicate.newsletter.subscriptions import (
     check_known_categories,
     request_confirmation,
 )
-from m5syndicate.runtime import Runtime
-from m5syndicate.store import migrate
 
 
 @main.group()
@@ -92,9 +92,7 @@ def add(
     if outcome == "added" and not confirmed and new_id is not None:
         confirmation = request_confirmation(runtime.engine, new_id, now)
         if confirmation is not None:
-            mail = notices.confirmation_mail(
-                runtime.email_templates, runtime.settings, confirmation, now
-            )
+            mail = runtime.notices.confirmation(confirmation, now)
             asyncio.run(runtime.transport.send(mail))
             click.echo(f"{email}: confirmation mail sent; pending until confirmed")
 

@@ -20,8 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from m5syndicate.config import Settings
+from m5syndicate.delivery.send import SendOptions
 from m5syndicate.flows import collect_and_notify, send_now
-from m5syndicate.newsletter.deliver import SendOptions
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.plan import digest_trigger
 from m5syndicate.scheduling.service import Action, JobSpec

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import uvicorn
 
+from m5syndicate.delivery.send import SendOptions
 from m5syndicate.errors import StoreError
 from m5syndicate.flows import send_now
-from m5syndicate.newsletter.deliver import SendOptions
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.jobs import build_jobs
 from m5syndicate.scheduling.leader import FileLeadership, Leadership, leadership_for

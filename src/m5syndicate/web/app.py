@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from m5syndicate.errors import InputError, M5Error, NotFound
+from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, feeds, health, ops, pages
 
@@ -23,6 +24,7 @@ STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
 
 
 def create_app(runtime: Runtime) -> Starlette:
+    redact_access_log()
     app = Starlette(
         routes=[
             *health.routes(),

@@ -11,10 +11,10 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.config import LANGUAGES
+from m5syndicate.digest.editions import Selection
+from m5syndicate.digest.render import digest_page, local_date, render_mail
 from m5syndicate.errors import NotFound
 from m5syndicate.models import Edition
-from m5syndicate.newsletter.editions import Selection
-from m5syndicate.newsletter.render import digest_page, local_date, render_mail
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import editions as edition_store
 

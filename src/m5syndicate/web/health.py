@@ -1,9 +1,10 @@
 """`GET /healthz`: 200 when healthy, 503 (with the reason) when not.
 
 Healthy means: the database answers and its schema is current; when this process runs
-the scheduler, its leader loop has checked in recently; and the last successful
-collection is not stale (older than three times the slowest source's interval, and at
-least an hour).
+the scheduler, its leader loop has checked in recently; and, when this process is the
+leader (the one that collects), the last successful collection is not stale (older than
+three times the slowest source's interval, and at least an hour). A web-only instance
+(`serve`, or a standby) is not judged by collection: restarting it would not help.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def scheduler_problems(runtime: Runtime) -> list[str]:
 
 def collection_problems(runtime: Runtime, age: float | None) -> list[str]:
     sources = [s for s in runtime.settings.sources if s.enabled]
-    if not sources or age is None:
+    collects_here = runtime.service is not None and runtime.service.leading
+    if not collects_here or not sources or age is None:
         return []
     stale = max(3 * max(s.every_seconds for s in sources), 3600)
     if age > stale:

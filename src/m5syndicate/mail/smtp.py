@@ -26,7 +26,7 @@ from aiosmtplib import (
 
 from m5syndicate.config import redact_url
 from m5syndicate.errors import ConfigError, DeliveryError, PermanentFailure, TemporaryFailure
-from m5syndicate.newsletter.message import Envelope
+from m5syndicate.mail.message import Envelope
 
 STARTTLS_MODES = {"auto": None, "require": True, "off": False}
 

@@ -34,7 +34,8 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.errors import InputError
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers.subscriptions import (
     MAX_NAME,
     Preferences,
     available_categories,
@@ -43,7 +44,6 @@ from m5syndicate.newsletter.subscriptions import (
     clean_text,
     normalize_email,
 )
-from m5syndicate.store import subscribers as subscriber_store
 
 IMPORT_COLUMNS = ("email", "language", "cadence", "categories", "name", "confirmed")
 EXPORT_COLUMNS = (
