@@ -146,6 +146,9 @@ class DkimSettings:
     domain: str = setting("", "d= of the signature (empty: no signing)")
     selector: str = setting("", "s= of the signature")
     private_key_file: str = setting("", "PEM file of the RSA-2048 or Ed25519 private key")
+    keys: list[str] = setting(
+        [], 'more keys, each "SELECTOR:FILE": one signature per key (RSA + Ed25519, RFC 8463)'
+    )
 
 
 @dataclass(frozen=True)

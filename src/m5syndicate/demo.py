@@ -133,11 +133,8 @@ async def collect(runtime: Runtime, now: datetime) -> list[SourceReport]:
 
 
 async def send_digests(runtime: Runtime) -> SendReport:
-    transport = runtime.new_transport()
-    try:
-        return await send_due(runtime.send_parts(transport), runtime.clock())
-    finally:
-        await transport.close()
+    async with runtime.sending() as parts:
+        return await send_due(parts, runtime.clock())
 
 
 def run_demo(folder: Path) -> DemoReport:

@@ -7,14 +7,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
 
 import httpx
 
 from m5syndicate.config import load_settings
 from m5syndicate.demo import run_demo
 from m5syndicate.runtime import Runtime
-from m5syndicate.scheduling.service import Service
 from m5syndicate.web.app import create_app
 from tests.integration.test_cli import m5
 from tests.servers import UvicornThread
@@ -73,9 +71,8 @@ def test_the_leader_is_judged_by_its_collections(tmp_path: Path) -> None:
     settings = load_settings(report.config_path, env={})
     runtime = Runtime(settings)
     leader = SimpleNamespace(leading=True, alive_at=runtime.clock(), check_seconds=15)
-    runtime.service = cast(Service, leader)
     try:
-        with UvicornThread(create_app(runtime)) as server:
+        with UvicornThread(create_app(runtime, leader)) as server:
             health = httpx.get(f"{server.url}/healthz")
     finally:
         runtime.close()

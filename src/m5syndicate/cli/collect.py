@@ -46,7 +46,7 @@ def collect(obj: Context, only: str | None, force: bool) -> None:
 
 async def collect_now(runtime: Runtime, only: str | None, force: bool) -> CycleReport:
     try:
-        return await collect_cycle(runtime, runtime.clock(), only=only, force=force)
+        return await collect_cycle(runtime.collect_parts(), runtime.clock(), only=only, force=force)
     finally:
         await runtime.aclose()
 

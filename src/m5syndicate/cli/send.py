@@ -84,13 +84,8 @@ async def run_send(runtime: Runtime, options: SendOptions) -> SendReport:
     runtime.link_signer  # noqa: B018 -- fails early, saying how, when M5_SECRET_KEY is unset
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    transport = runtime.new_transport()
-    try:
-        return await send_due(
-            runtime.send_parts(transport), runtime.clock(), options, stop, ProgressLine()
-        )
-    finally:
-        await transport.close()
+    async with runtime.sending() as parts:
+        return await send_due(parts, runtime.clock(), options, stop, ProgressLine())
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -263,10 +258,11 @@ def preview(
     else:
         recipient = sample_recipient(lang or settings.site.language)
     edition = edition_to_show(runtime.engine, cadence, runtime.clock(), settings)
+    inert = None
     if not settings.web.secret_key:
         click.echo("note: M5_SECRET_KEY is unset; the links in this preview do not work", err=True)
-        runtime.link_signer = LinkSigner(settings.site.public_url, "preview only")
-    parts = runtime.send_parts(runtime.new_transport())
+        inert = LinkSigner(settings.site.public_url, "preview only")
+    parts = runtime.send_parts(runtime.new_transport(), inert)
     shown = render_preview(parts, edition, recipient, runtime.clock())
     target = out or Path("var/preview") / f"{edition.slug}-{recipient.language}.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from m5syndicate.config import CADENCES, Settings
 from m5syndicate.digest.compose import Signer
 from m5syndicate.mail.transport import Transport
+from m5syndicate.metrics import Metrics
 from m5syndicate.subscribers.links import LinkSigner
 
 
@@ -23,6 +24,7 @@ class SendParts:
     settings: Settings
     links: LinkSigner
     sign: Signer | None = None
+    metrics: Metrics | None = None  # this process's counters, when it exposes them
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from m5syndicate.delivery.reports import (
 )
 from m5syndicate.delivery.runner import EditionRun
 from m5syndicate.digest.editions import editions_to_send
+from m5syndicate.metrics import Metrics
 from m5syndicate.models import Edition
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
@@ -73,6 +74,8 @@ async def send_due(
                 break
             run = deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
             report.editions.append(await run)
+            if parts.metrics is not None:
+                count_sending(parts.metrics, report.editions[-1])
     if stop.is_set():
         report.stopped = "interrupted"
     elif budget.exhausted:
@@ -149,3 +152,11 @@ def close_edition(
             edition_store.set_edition_state(conn, edition_id, "done", now)
         failures = ledger.failed_deliveries(conn, edition_id)
     return EditionReport(edition, Tally(), counts, failures, paused)
+
+
+def count_sending(metrics: Metrics, edition: EditionReport) -> None:
+    cadence = edition.edition.cadence
+    metrics.messages_sent.labels(cadence=cadence).inc(edition.tally.sent)
+    metrics.smtp_replies.labels(code="250").inc(edition.tally.sent)
+    for _address, code, _reply in edition.failures:
+        metrics.smtp_replies.labels(code=str(code or "none")).inc()

@@ -8,6 +8,10 @@ pure-Python RSA takes about 11 ms and is used only by the tests, to verify.
 ``h=`` covers From, To, Subject, Date, Message-ID, MIME-Version, the top-level
 Content-Type, List-Id, List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 requires the
 last two to be signed), and From once more so no second From can be added.
+
+With two keys (RSA-2048 beside Ed25519, RFC 8463's dual signing) each message gets one
+DKIM-Signature per key; the headers are parsed and the body hashed once for all of them,
+so one key costs what it always did and a second only its own signature.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import base64
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -42,41 +47,65 @@ SIGNED = (
 )
 WSP_RUN = re.compile(rb"[ \t]+")
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+RSA_MIN_BITS = 2048
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One selector and its private key."""
+
+    selector: str
+    key: PrivateKey
+
+    @property
+    def algorithm(self) -> str:
+        return (
+            "ed25519-sha256" if isinstance(self.key, ed25519.Ed25519PrivateKey) else ("rsa-sha256")
+        )
+
+    def signature(self, data: bytes) -> bytes:
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            return self.key.sign(hashlib.sha256(data).digest())  # RFC 8463: sign the hash
+        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
 class DkimSigner:
+    """Signs for one domain with one or more keys, in the order given."""
+
     def __init__(
-        self, domain: str, selector: str, key: PrivateKey, clock: Callable[[], float] = time.time
+        self,
+        domain: str,
+        keys: Sequence[SigningKey],
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.domain, self.selector, self.key, self.clock = domain, selector, key, clock
-        self.algorithm = (
-            "ed25519-sha256" if isinstance(key, ed25519.Ed25519PrivateKey) else ("rsa-sha256")
-        )
+        if not keys:
+            raise ValueError("a DkimSigner needs at least one key")
+        self.domain, self.keys, self.clock = domain, tuple(keys), clock
 
     def __call__(self, message: bytes) -> bytes:
         return self.sign(message)
 
     def sign(self, message: bytes) -> bytes:
-        """The message with a DKIM-Signature header in front."""
+        """The message with a DKIM-Signature header per key in front."""
         split = message.index(b"\r\n\r\n") + 2
         head, body = message[:split], message[split + 2 :]
         headers = parse_headers(head)
         names = [name for name in SIGNED if name in headers] + ["from"]
         body_hash = base64.b64encode(hashlib.sha256(simple_body(body)).digest()).decode()
-        tags = (
-            f"v=1; a={self.algorithm}; c=relaxed/simple; d={self.domain}; s={self.selector}; "
-            f"t={int(self.clock())}; h={':'.join(names)}; bh={body_hash}; b="
+        common = (
+            f"c=relaxed/simple; d={self.domain}; t={int(self.clock())}; "
+            f"h={':'.join(names)}; bh={body_hash}; b="
         )
         signed = b"".join(relaxed(name, headers[name].pop()) for name in names if headers[name])
-        signed += relaxed("dkim-signature", tags.encode("ascii")).rstrip(b"\r\n")
-        signature = base64.b64encode(self.signature(signed)).decode("ascii")
-        header = "DKIM-Signature: " + tags.replace("; ", ";\r\n ") + signature + "\r\n"
-        return header.encode("ascii") + message
+        return b"".join(self.header(key, common, signed) for key in self.keys) + message
 
-    def signature(self, data: bytes) -> bytes:
-        if isinstance(self.key, ed25519.Ed25519PrivateKey):
-            return self.key.sign(hashlib.sha256(data).digest())
-        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    def header(self, key: SigningKey, common: str, signed: bytes) -> bytes:
+        tags = f"v=1; a={key.algorithm}; s={key.selector}; {common}"
+        data = signed + relaxed("dkim-signature", tags.encode("ascii")).rstrip(b"\r\n")
+        signature = base64.b64encode(key.signature(data)).decode("ascii")
+        return ("DKIM-Signature: " + tags.replace("; ", ";\r\n ") + signature + "\r\n").encode(
+            "ascii"
+        )
 
 
 def parse_headers(head: bytes) -> dict[str, list[bytes]]:
@@ -111,12 +140,39 @@ def load_signer(settings: DkimSettings) -> DkimSigner | None:
     """The configured signer, or None when [dkim] domain is empty."""
     if not settings.domain:
         return None
-    if not settings.selector or not settings.private_key_file:
+    pairs = configured_keys(settings)
+    return DkimSigner(settings.domain, [SigningKey(s, read_key(path)) for s, path in pairs])
+
+
+def configured_keys(settings: DkimSettings) -> list[tuple[str, str]]:
+    """(selector, key file) of every key: selector + private_key_file, then each of keys."""
+    if bool(settings.selector) != bool(settings.private_key_file):
         raise ConfigError(
-            "config: [dkim]: domain is set but selector or private_key_file is empty; set "
-            "both, or empty domain to send unsigned"
+            "config: [dkim]: selector and private_key_file go together; set both, or "
+            'neither and list the keys in keys = ["SELECTOR:FILE", ...]'
         )
-    return DkimSigner(settings.domain, settings.selector, read_key(settings.private_key_file))
+    pairs = [(settings.selector, settings.private_key_file)] if settings.selector else []
+    for entry in settings.keys:
+        selector, colon, path = entry.partition(":")
+        if not colon or not selector.strip() or not path.strip():
+            raise ConfigError(
+                f"config: [dkim] keys: {entry!r} is not SELECTOR:FILE; write e.g. "
+                '"ed2026:/etc/m5syndicate/dkim-ed2026.pem"'
+            )
+        pairs.append((selector.strip(), path.strip()))
+    if not pairs:
+        raise ConfigError(
+            "config: [dkim]: domain is set but no key is; set selector and "
+            "private_key_file (or keys), or empty domain to send unsigned"
+        )
+    selectors = [selector for selector, _ in pairs]
+    twice = sorted({s for s in selectors if selectors.count(s) > 1})
+    if twice:
+        raise ConfigError(
+            f"config: [dkim]: selector {', '.join(twice)} is given twice; each key needs "
+            "its own selector (its own DNS record)"
+        )
+    return pairs
 
 
 def read_key(path: str) -> PrivateKey:
@@ -129,13 +185,25 @@ def read_key(path: str) -> PrivateKey:
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ConfigError(
             f"config: [dkim] private_key_file: {path} is not an unencrypted PEM private key "
-            f"({exc}); write it with `openssl genpkey -algorithm ed25519` or RSA 2048"
+            f"({exc}); make one with `m5syndicate dkim keygen`"
         ) from exc
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key
-    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048:
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= RSA_MIN_BITS:
         return key
     raise ConfigError(
         f"config: [dkim] private_key_file: {path} holds a {type(key).__name__}; use RSA "
-        "(2048 bits or more) or Ed25519"
+        f"({RSA_MIN_BITS} bits or more) or Ed25519 (`m5syndicate dkim keygen`)"
     )
+
+
+def public_record(key: PrivateKey) -> str:
+    """The TXT record value that publishes this key's public half (RFC 6376 3.6.1)."""
+    public = key.public_key()
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return "v=DKIM1; k=ed25519; p=" + base64.b64encode(raw).decode("ascii")
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii")

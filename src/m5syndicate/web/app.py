@@ -23,7 +23,8 @@ STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
 )
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None) -> Starlette:
+    """The app on `runtime`; `scheduler` is given by `run` (its state shows in /healthz)."""
     redact_access_log()
     app = Starlette(
         routes=[
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.scheduler = scheduler
     return app
 
 
