@@ -10,6 +10,7 @@ from datetime import datetime
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.collect.health import source_health
 from m5syndicate.collect.refresh import SourceReport
 from m5syndicate.flows import CycleReport, collect_cycle
@@ -37,7 +38,7 @@ def collect(obj: Context, only: str | None, force: bool) -> None:
             click.echo(f"  {report.name}: skipped {problem}")
     if cycle.feeds is not None:
         feeds = cycle.feeds
-        click.echo(f"feeds: {len(feeds.written)} rewritten in {feeds.out_dir}")
+        click.echo(f"feeds: {plural(len(feeds.written), 'feed')} rewritten in {feeds.out_dir}")
         for problem in feeds.ping_errors:
             click.echo(f"  websub: {problem}")
     if cycle.failed:
@@ -61,7 +62,7 @@ def report_row(report: SourceReport) -> tuple[str, ...]:
     else:
         result = "ok"
     if report.ignored:
-        result += f", {report.ignored} outside its categories"
+        result += f", {plural(report.ignored, 'article')} outside its categories"
     counts = (str(len(report.new)), str(len(report.updated)), str(report.unchanged))
     return (report.name, *counts, result)
 

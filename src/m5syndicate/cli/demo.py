@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import main
+from m5syndicate.cli.text import plural
 from m5syndicate.demo import DEMO_NOW, DEMO_VISITOR, run_demo
 
 
@@ -59,7 +60,8 @@ def demo(folder: Path) -> None:
         )
     if not report.sent.editions:
         click.echo("  sent       nothing new: every due edition was already sent")
-    click.echo(f"  outbox     {report.outbox} ({len(list(report.outbox.glob('*.eml')))} messages)")
+    messages = plural(len(list(report.outbox.glob("*.eml"))), "message")
+    click.echo(f"  outbox     {report.outbox} ({messages})")
     config = report.config_path
     click.echo(
         "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"

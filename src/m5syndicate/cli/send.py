@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES
 from m5syndicate.delivery.preview import (
     EditionPlan,
@@ -161,7 +162,7 @@ def print_report(report: SendReport) -> None:
     )
     failures = report.failures
     if failures:
-        click.echo(f"\n{len(failures)} deliveries failed permanently:")
+        click.echo(f"\n{plural(len(failures), 'delivery', 'deliveries')} failed permanently:")
         for email, code, reply in failures[:FAILURES_SHOWN]:
             click.echo(f"  {email}: {code or '-'} {reply}")
         if len(failures) > FAILURES_SHOWN:
@@ -174,7 +175,8 @@ def finish(report: SendReport) -> None:
         raise DeliveryError("send: paused: " + " / ".join(report.paused))
     if report.stopped:
         left = sum(r.counts["pending"] + r.counts["sending"] for r in report.editions)
-        message = f"send: stopped early ({report.stopped}); {left} deliveries left pending"
+        left_pending = plural(left, "delivery", "deliveries")
+        message = f"send: stopped early ({report.stopped}); {left_pending} left pending"
         if report.stopped == "interrupted":
             raise DeliveryError(message + "; run `m5syndicate send` again to finish")
         click.echo(message + "; run `m5syndicate send` again to go on")
@@ -190,14 +192,15 @@ def print_plans(runtime: Runtime, plans: list[EditionPlan]) -> None:
     for plan in plans:
         edition = plan.edition
         kind = "stored" if plan.stored else "draft, frozen when `send` runs"
-        click.echo(f"edition {edition.slug} ({kind}): {len(edition.articles)} articles")
+        click.echo(f"edition {edition.slug} ({kind}): {plural(len(edition.articles), 'article')}")
         if plan.ledger:
             click.echo("  ledger: " + ", ".join(f"{k} {v}" for k, v in sorted(plan.ledger.items())))
         for variant in plan.variants:
             more = f", {variant.more} more linked" if variant.more else ""
             click.echo(
-                f"  {variant.language} {variant.format}: {variant.recipients} recipients, "
-                f"{len(variant.titles)} articles{more}"
+                f"  {variant.language} {variant.format}: "
+                f"{plural(variant.recipients, 'recipient')}, "
+                f"{plural(len(variant.titles), 'article')}{more}"
             )
             for title in variant.titles:
                 click.echo(f"    - {title}")
@@ -208,7 +211,7 @@ def print_plans(runtime: Runtime, plans: list[EditionPlan]) -> None:
             if rate > 0
             else "as fast as the relay allows ([delivery] rate_per_second = 0)"
         )
-        click.echo(f"  {plan.recipients} messages, {expected}")
+        click.echo(f"  {plural(plan.recipients, 'message')}, {expected}")
 
 
 def test_send(runtime: Runtime, cadence: str, to: str, subscriber: str | None) -> None:

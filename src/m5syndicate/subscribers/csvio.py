@@ -2,21 +2,30 @@
 
 Import reads a header row naming the columns (``email`` is required; ``language``,
 ``cadence``, ``categories``, ``name``, ``confirmed`` are optional; other columns, such as
-those `export` adds, are ignored). Each bad row is reported with its line number and
+those `export` adds, are ignored). The delimiter is `,`, `;` (Excel in Turkish and other
+locales where the comma is the decimal sign) or a tab: whichever splits the header into
+the most column names we know. A UTF-8 byte order mark is skipped. The bytes are decoded
+line by line, so an invalid byte costs only the row it is in. Quoting is read strictly: a
+quote left open is reported with the line it opened on, instead of the rest of the file
+being taken silently as one cell. Each bad row is reported with its line number and
 reason and the good rows are kept; an address already present (or suppressed) is left as
 it is, so importing a file twice changes nothing. Rows are written in batches: a few
 statements per thousand rows.
 
 Export writes the import columns first (so an export can be imported elsewhere), then
-status, dates and the consent events as a JSON array.
+status, dates and the consent events as a JSON array. A cell that a spreadsheet would run
+as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a CR) gets a leading `'`, which
+import removes again, so an export imports back unchanged.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -29,6 +38,8 @@ from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.subscribers.subscriptions import (
     MAX_NAME,
     Preferences,
+    available_categories,
+    check_known_categories,
     check_preferences,
     clean_text,
     normalize_email,
@@ -44,10 +55,13 @@ EXPORT_COLUMNS = (
     "unsubscribed_at",
     "consent_events",
 )
+DELIMITERS = (",", ";", "\t")  # the first wins a tie
 TRUE_WORDS = {"1", "true", "yes", "y", "evet", "x"}
 FALSE_WORDS = {"", "0", "false", "no", "n", "hayır", "hayir"}
 BATCH = 1000
 MAX_FIELD = 2000  # any cell longer than this is refused before it is parsed
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a formula
+ESCAPE = "'"  # spreadsheets show a cell after a leading ' as text
 
 
 @dataclass
@@ -64,34 +78,136 @@ class Defaults:
     cadence: str = "daily"
 
 
+class DecodedLines:
+    """A CSV file's physical lines as text, decoded one by one: a line with an invalid
+    byte is passed on with U+FFFD in its place (so the quotes and delimiters around it
+    still parse) and remembered in ``bad`` (line number -> reason), so the row holding
+    it is refused and every other row is kept."""
+
+    def __init__(self, raw: Iterable[bytes], encoding: str = "utf-8") -> None:
+        self.raw = raw
+        self.encoding = encoding
+        self.bad: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line in enumerate(physical_lines(self.raw), start=1):
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                self.encoding = "utf-8"  # the mark says so, whatever the caller guessed
+            try:
+                yield line.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                self.bad[number] = undecodable_reason(line, exc)
+                yield line.decode(self.encoding, errors="replace")
+
+
+def physical_lines(raw: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines ended by LF, CR LF or a lone CR (old Mac files), as a text editor numbers
+    them; the last line counts whether or not a newline ends it."""
+    for chunk in raw:
+        yield from chunk.splitlines(keepends=True)
+
+
+def undecodable_reason(line: bytes, exc: UnicodeDecodeError) -> str:
+    byte = line[exc.start]
+    return (
+        f"not {exc.encoding.upper()} text: byte 0x{byte:02X} at byte {exc.start + 1} of the "
+        f"line ({exc.reason}); the row is skipped"
+    )
+
+
+def delimiter_of(header_line: str) -> str:
+    """`,`, `;` or tab: the one that splits the header into the most known column names."""
+
+    def known_names(delimiter: str) -> int:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        return sum(1 for cell in cells if cell.strip().lower() in EXPORT_COLUMNS)
+
+    return max(DELIMITERS, key=known_names)
+
+
 def parse_rows(
-    lines: Iterable[str], defaults: Defaults = Defaults()
+    lines: Iterable[str],
+    defaults: Defaults = Defaults(),
+    known_categories: Collection[str] | None = None,
 ) -> Iterator[tuple[int, Subscriber | str]]:
-    """(line number, subscriber or the reason the row is bad), for each data row."""
-    reader = csv.reader(lines)
-    header = [name.strip().lower() for name in next(reader, [])]
-    if "email" not in header:
-        raise InputError(
-            "import: the first line must be a header naming the columns, with at least "
-            f"`email` (known columns: {', '.join(IMPORT_COLUMNS)})"
-        )
-    for cells in reader:
+    """(line number, subscriber or the reason the row is bad), for each data row.
+
+    With ``known_categories``, a row choosing any other category is bad.
+    """
+    undecodable = lines.bad if isinstance(lines, DecodedLines) else {}
+    stream = iter(lines)
+    first = next(stream, "").removeprefix("\ufeff")  # a UTF-8 byte order mark
+    reader = csv.reader(
+        itertools.chain([first], stream), delimiter=delimiter_of(first), strict=True
+    )
+    header = read_header(reader, undecodable.get(1, ""))
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            yield start, quoting_problem(exc, start, end)
+            continue
+        end = reader.line_num
+        bad_line = next((n for n in range(start, end + 1) if n in undecodable), None)
+        if bad_line is not None:
+            yield bad_line, undecodable[bad_line]
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
-            yield reader.line_num, f"{len(cells)} cells but the header has {len(header)}"
+            yield end, f"{len(cells)} cells but the header has {len(header)}"
             continue
         if max(map(len, cells)) > MAX_FIELD:
-            yield reader.line_num, f"a cell is longer than {MAX_FIELD} characters"
+            yield end, f"a cell is longer than {MAX_FIELD} characters"
             continue
-        row = dict(zip(header, cells, strict=False))
+        row = dict(zip(header, map(unescape_formula, cells), strict=False))
         try:
-            yield reader.line_num, parse_row(row, defaults)
+            yield end, parse_row(row, defaults, known_categories)
         except InputError as exc:
-            yield reader.line_num, str(exc)
+            yield end, str(exc)
 
 
-def parse_row(row: dict[str, str], defaults: Defaults) -> Subscriber:
+def read_header(reader: Any, undecodable: str) -> list[str]:
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as exc:
+        raise InputError(f"import: line 1 (the header) cannot be read: {exc}") from None
+    if "email" not in header:
+        binary = (
+            f"; line 1 is {undecodable.removesuffix('; the row is skipped')}: is this a "
+            'spreadsheet (.xlsx) rather than CSV? Save it as "CSV UTF-8"'
+            if undecodable
+            else ""
+        )
+        raise InputError(
+            "import: the first line must be a header naming the columns, with at least "
+            f"`email` (known columns: {', '.join(IMPORT_COLUMNS)}), separated by `,`, `;` "
+            f"or tabs{binary}"
+        )
+    return header
+
+
+def quoting_problem(exc: csv.Error, start: int, end: int) -> str:
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    if "unexpected end of data" in str(exc):
+        return (
+            "a quote opened on this line is never closed: everything from here to the end "
+            f"of the file ({lines}) was read as one row and is skipped; close the quote"
+        )
+    return (
+        f"bad quoting ({exc}) in {lines}, skipped: a cell that starts with a quote must "
+        'end with one, followed by the delimiter; write "" for a quote inside it'
+    )
+
+
+def parse_row(
+    row: dict[str, str], defaults: Defaults, known_categories: Collection[str] | None = None
+) -> Subscriber:
     confirmed = row.get("confirmed", "").strip().lower()
     if confirmed not in TRUE_WORDS | FALSE_WORDS:
         raise InputError(f"confirmed {confirmed[:20]!r}: write true or false")
@@ -104,6 +220,8 @@ def parse_row(row: dict[str, str], defaults: Defaults) -> Subscriber:
             categories=tuple(re.split(r"[\s,;|]+", categories)) if categories else (),
         )
     )
+    if known_categories is not None:
+        check_known_categories(prefs.categories, known_categories)
     return Subscriber(
         email=normalize_email(row.get("email", "")),
         name=clean_text(row.get("name", ""), "name", MAX_NAME),
@@ -125,11 +243,14 @@ def import_subscribers(
     defaults: Defaults = Defaults(),
 ) -> ImportReport:
     """Add the good rows in batches; report the bad ones. Runs in one transaction per
-    batch, so an interrupted import keeps what it wrote and a re-run adds the rest."""
+    batch, so an interrupted import keeps what it wrote and a re-run adds the rest.
+
+    The categories a row may choose are those the subscribe form offers."""
     report = ImportReport()
     seen: dict[str, int] = {}
     batch: list[Subscriber] = []
-    for line, parsed in parse_rows(lines, defaults):
+    known = {category.slug for category in available_categories(engine)}
+    for line, parsed in parse_rows(lines, defaults, known):
         if isinstance(parsed, str):
             report.errors.append((line, parsed))
             continue
@@ -196,7 +317,7 @@ def write_export_rows(conn: Any, writer: Any, batch: list[Subscriber]) -> int:
 
 
 def export_row(s: Subscriber, events: list[dict[str, Any]]) -> list[str]:
-    return [
+    cells = [
         s.email,
         s.language,
         s.cadence,
@@ -210,6 +331,24 @@ def export_row(s: Subscriber, events: list[dict[str, Any]]) -> list[str]:
         iso(s.unsubscribed_at),
         json.dumps([{**e, "at": iso(e["at"])} for e in events], ensure_ascii=False),
     ]
+    return [escape_formula(cell) for cell in cells]
+
+
+def escape_formula(cell: str) -> str:
+    """A leading ' before what a spreadsheet would run as a formula (OWASP's advice
+    against CSV injection), and before an escape already there, so `unescape_formula`
+    gives back exactly the original."""
+    if cell.startswith(FORMULA_STARTS) or is_escaped(cell):
+        return ESCAPE + cell
+    return cell
+
+
+def unescape_formula(cell: str) -> str:
+    return cell[1:] if is_escaped(cell) else cell
+
+
+def is_escaped(cell: str) -> bool:
+    return cell.startswith(ESCAPE) and cell[1:2] in (*FORMULA_STARTS, ESCAPE)
 
 
 def iso(moment: datetime | None) -> str:
