@@ -260,7 +260,7 @@ def preview(
     else:
         recipient = sample_recipient(lang or settings.site.language)
     edition = edition_to_show(runtime.engine, cadence, runtime.clock(), settings)
-    if not settings.web.secret_key:
+    if not settings.web.secret_key.get_secret_value():
         click.echo("note: M5_SECRET_KEY is unset; the links in this preview do not work", err=True)
         runtime.link_signer = LinkSigner(settings.site.public_url, "preview only")
     parts = runtime.send_parts(runtime.new_transport())

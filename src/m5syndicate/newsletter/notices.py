@@ -84,7 +84,10 @@ def account_mail(
     """`welcome` or `goodbye`: both carry the subscriber's own links."""
     assert subscriber.id is not None
     links = subscriber_links(
-        subscriber.id, subscriber.token_version, settings.site.public_url, settings.web.secret_key
+        subscriber.id,
+        subscriber.token_version,
+        settings.site.public_url,
+        settings.web.secret_key.get_secret_value(),
     )
     context = {
         "site_title": settings.site.title,
