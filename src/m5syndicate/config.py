@@ -79,7 +79,7 @@ def setting(
     if isinstance(default, float):
         extra["allow_inf_nan"] = False  # NaN passes every range check, so refuse it outright
     if ge is not None or le is not None:
-        help = f"{help} ({range_text(ge, le)})"
+        help = f"{help}; {range_text(ge, le)}"
     if isinstance(default, list):
         extra["default_factory"] = lambda: list(default)
     else:
@@ -94,10 +94,14 @@ def setting(
 
 def range_text(ge: float | None, le: float | None) -> str:
     if le is None:
-        return f"at least {ge:g}"
+        return f"at least {number(ge)}"
     if ge is None:
-        return f"at most {le:g}"
-    return f"{ge:g} to {le:g}"
+        return f"at most {number(le)}"
+    return f"{number(ge)} to {number(le)}"
+
+
+def number(value: float | None) -> str:
+    return str(int(value)) if value is not None and value == int(value) else str(value)
 
 
 def parse_duration(text: str) -> int:
@@ -451,7 +455,8 @@ def read_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     if not path.is_file():  # the TOML source skips a missing file quietly; a named one must be
-        raise ConfigError(f"config: {path} does not exist; pass --config PATH or set M5_CONFIG")
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(f"config: {path} {problem}; pass --config PATH or set M5_CONFIG")
     try:
         raw = TomlConfigSettingsSource(Settings, toml_file=path).toml_data
     except UnicodeDecodeError as exc:
@@ -516,12 +521,12 @@ def read_env(env: Mapping[str, str]) -> dict[str, Any]:
     for name in variables:
         section = name[3:].lower().partition("__")[0]
         if section not in SECTIONS:
-            where = (
+            problem = (
                 "sources are only read from the config file"
                 if section == "sources"
-                else (f"no section {section!r}; allowed: {', '.join(SECTIONS)}")
+                else f"no section {section!r}; allowed: {', '.join(SECTIONS)}"
             )
-            raise ConfigError(f"config: environment variable {name}: {where}")
+            raise ConfigError(f"config: environment variable {name}: {problem}")
     try:
         values = MappingEnvSource(Settings, variables)()
     except SettingsError as exc:
@@ -590,8 +595,12 @@ class Layers:
 
     def place(self, loc: tuple[int | str, ...]) -> str:
         names = [str(part) for part in loc if isinstance(part, str)]
-        if len(names) < 2:
-            return f"{self.where}: [{names[0]}]" if names else self.where
+        if not names:
+            return self.where
+        if len(names) == 1:  # a check across a section's keys
+            if holds(self.env, loc) and not holds(self.file, loc):
+                return f"environment variables M5_{names[0].upper()}__*"
+            return f"{self.where}: [{names[0]}]"
         section, key = names[0], names[1]
         if holds(self.flags, loc):
             return f"command-line option for [{section}] {key}"
@@ -719,12 +728,6 @@ def secret_key_problem(key: str) -> str | None:
             f"{MIN_SECRET_KEY_BYTES}. Make one with: {MAKE_SECRET_KEY}"
         )
     return None
-
-
-def check_secret_key(key: str) -> None:
-    problem = secret_key_problem(key)
-    if problem:
-        raise ConfigError(f"config: environment variable M5_SECRET_KEY: {problem}")
 
 
 def public_url_warnings(site: SiteSettings) -> list[str]:

@@ -246,7 +246,7 @@ def test_with_changes_validates_like_a_file() -> None:
         settings.delivery.with_changes(concurency=9)
 
 
-class Optional(Section):
+class FutureSection(Section):
     """Types no setting has today, so that the next one that needs them just works."""
 
     tags: tuple[str, ...] = setting(("a",), "a tuple of texts")
@@ -254,17 +254,17 @@ class Optional(Section):
     maybe_tags: tuple[str, ...] | None = setting(None, "a tuple of texts or nothing")
 
 
-class OptionalRoot(BaseSettings):
+class FutureRoot(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="M5_", env_nested_delimiter="__")
-    optional: Optional = Optional()
+    optional: FutureSection = FutureSection()
 
 
 def test_tuple_and_optional_settings_read_from_env_and_file() -> None:
     env = {"M5_OPTIONAL__TAGS": "x, y", "M5_OPTIONAL__LIMIT": "3", "M5_OPTIONAL__MAYBE_TAGS": "z"}
-    from_env = OptionalRoot.model_validate(MappingEnvSource(OptionalRoot, env)()).optional
+    from_env = FutureRoot.model_validate(MappingEnvSource(FutureRoot, env)()).optional
     assert (from_env.tags, from_env.limit, from_env.maybe_tags) == (("x", "y"), 3, ("z",))
-    from_file = Optional.model_validate({"tags": ["p"], "limit": None})
+    from_file = FutureSection.model_validate({"tags": ["p"], "limit": None})
     assert (from_file.tags, from_file.limit, from_file.maybe_tags) == (("p",), None, None)
     with pytest.raises(ValidationError) as caught:
-        Optional.model_validate({"limit": 11})
+        FutureSection.model_validate({"limit": 11})
     assert caught.value.errors()[0]["type"] == "less_than_equal"
