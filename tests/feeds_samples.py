@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -126,7 +125,5 @@ def settings_for(engine: Engine, **feeds: Any) -> Settings:
     """The embedded defaults on this database, with [feeds] keys overridden."""
     env = {"M5_DATABASE__URL": engine.url.render_as_string(hide_password=False)}
     settings = load_settings(None, env=env)
-    site = dataclasses.replace(settings.site, public_url=SITE.public_url)
-    return dataclasses.replace(
-        settings, site=site, feeds=dataclasses.replace(settings.feeds, **feeds)
-    )
+    site = settings.site.with_changes(public_url=SITE.public_url)
+    return settings.with_changes(site=site, feeds=settings.feeds.with_changes(**feeds))

@@ -19,7 +19,6 @@ an ETag and 304s, as a caching proxy in front of it does.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import hashlib
 import json
@@ -286,9 +285,8 @@ def local_wp(moment: datetime) -> str:
 def settings_for(*sources: SourceSettings, **collect: Any) -> Settings:
     """The embedded defaults with these sources and [collect] overrides."""
     defaults = load_settings(path=None, env={})
-    return dataclasses.replace(
-        defaults,
-        collect=dataclasses.replace(defaults.collect, **collect),
+    return defaults.with_changes(
+        collect=defaults.collect.with_changes(**collect),
         sources=sources,
     )
 
@@ -299,11 +297,8 @@ def service_settings(upstream: Upstream, engine: Engine, feeds_dir: Path, **web:
         name="m5", type="wordpress", every="10m", url=f"{upstream.base_url}/wp-json/wp/v2/"
     )
     base = settings_for(source)
-    return dataclasses.replace(
-        base,
-        database=dataclasses.replace(
-            base.database, url=engine.url.render_as_string(hide_password=False)
-        ),
-        feeds=dataclasses.replace(base.feeds, out_dir=str(feeds_dir)),
-        web=dataclasses.replace(base.web, **web),
+    return base.with_changes(
+        database=base.database.with_changes(url=engine.url.render_as_string(hide_password=False)),
+        feeds=base.feeds.with_changes(out_dir=str(feeds_dir)),
+        web=base.web.with_changes(**web),
     )

@@ -1,238 +1,107 @@
 """Typed settings, loaded once: defaults -> TOML file -> ``M5_<SECTION>__<KEY>`` env -> flags.
 
-Every key is a dataclass field whose metadata carries its help text (and, where it
-matters, its allowed values, its TOML name and whether it is a secret). That one table
-drives loading, validation, ``config show`` and the test that every key is documented.
-Each part of the program receives only its own section (``settings.delivery``...);
-nothing reads settings from a global.
+Each section is a frozen pydantic model and each key one line: its type (a ``Literal``
+for choices, ``SecretStr`` for secrets), its default, its help text and, for a number,
+its range. That one table drives validation, ``config show`` and the test that every
+key is documented. pydantic-settings reads the layers (its TOML and environment
+sources); ``load_settings`` reads each layer on its own, so that an error names the file
+or the environment variable its value came from. Each part of the program receives only
+its own section (``settings.delivery``...); nothing reads settings from a global.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Self, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import annotated_types
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from m5syndicate.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/m5syndicate.toml")
-SOURCE_TYPES = ("wordpress", "feed", "html", "directory")
-LANGUAGES = ("tr", "en")
-CADENCES = ("instant", "daily", "weekly")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SourceType = Literal["wordpress", "feed", "html", "directory"]
+Language = Literal["tr", "en"]
+Cadence = Literal["instant", "daily", "weekly"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
+LANGUAGES: tuple[str, ...] = get_args(Language)
+CADENCES: tuple[str, ...] = get_args(Cadence)
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 REDACTED = "********"
+REQUIRED: Any = ...  # pydantic's mark of a key without a default
 
 
-def setting(default: Any, help: str, **extra: Any) -> Any:
-    """A field with its documentation; ``extra`` may hold choices, key, secret, env."""
-    meta = {"help": help, **extra}
+def setting(
+    default: Any,
+    help: str,
+    *,
+    ge: float | None = None,
+    le: float | None = None,
+    key: str | None = None,
+    secret: Literal["password"] | None = None,
+    min_length: int | None = None,
+) -> Any:
+    """One key: its default, its help text and, for a number, its range ``ge`` to ``le``
+    (stated in the help text too, so README, the example config and errors agree).
+    ``key`` is its TOML name where that is not a Python name; ``secret="password"``
+    marks a URL whose password ``config show`` hides (whole secrets are ``SecretStr``)."""
+    limits = {"ge": ge, "le": le, "min_length": min_length}
+    extra: dict[str, Any] = {name: value for name, value in limits.items() if value is not None}
+    if isinstance(default, float):
+        extra["allow_inf_nan"] = False  # NaN passes every range check, so refuse it outright
+    if ge is not None or le is not None:
+        help = f"{help}; {range_text(ge, le)}"
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-@dataclass(frozen=True)
-class SiteSettings:
-    title: str = setting("M5 Dergi", "the publisher's name, shown in feeds and mail")
-    url: str = setting("https://www.m5dergi.com", "the publisher's site")
-    public_url: str = setting(
-        "http://127.0.0.1:8080", "where this service is reachable; links in mail and feeds"
-    )
-    language: str = setting("tr", "the site's main language", choices=LANGUAGES)
-    timezone: str = setting("Europe/Istanbul", "zone for schedules and dates shown to people")
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    url: str = setting(
-        "sqlite:///var/m5syndicate.db",
-        "SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://user@host/db",
-        secret="password",
+        extra["default_factory"] = lambda: list(default)
+    else:
+        extra["default"] = default
+    return Field(
+        description=help,
+        alias=key,
+        json_schema_extra={"secret": secret} if secret else None,
+        **extra,
     )
 
 
-@dataclass(frozen=True)
-class CollectSettings:
-    backfill_days: int = setting(
-        7, "on a source's first collection, older articles are stored but not mailed"
-    )
-    timeout_seconds: float = setting(20.0, "connect and read timeout of each request")
-    max_body_mb: int = setting(15, "largest response body accepted, after decompression")
-    max_redirects: int = setting(5, "redirects followed before a fetch fails")
-    overlap_minutes: int = setting(
-        10, "WordPress: re-read posts modified this long before the last high-water mark"
-    )
-    reconcile_every: str = setting(
-        "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
-    )
-    max_backoff_minutes: int = setting(360, "longest wait after repeated failures of a source")
-    boilerplate: list[str] = setting(
-        ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"],
-        "theme text removed from articles (a paragraph equal to one, or starting a tail)",
-    )
-
-    @property
-    def reconcile_every_seconds(self) -> int:
-        return parse_duration(self.reconcile_every)
+def range_text(ge: float | None, le: float | None) -> str:
+    if le is None:
+        return f"at least {number(ge)}"
+    if ge is None:
+        return f"at most {number(le)}"
+    return f"{number(ge)} to {number(le)}"
 
 
-@dataclass(frozen=True)
-class SourceSettings:
-    name: str = setting("", "unique name, used by `collect --source` and in `sources`")
-    type: str = setting("directory", "how to read it", choices=SOURCE_TYPES)
-    url: str = setting("", "API root, feed or section URL; a folder path for directory")
-    every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
-    categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
-    language: str = setting("", "language of its articles when they do not say (tr or en)")
-    enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
-
-    @property
-    def every_seconds(self) -> int:
-        return parse_duration(self.every)
-
-
-@dataclass(frozen=True)
-class FeedsSettings:
-    items: int = setting(50, "articles in each feed")
-    full_content: bool = setting(True, "put the whole article in feeds (false: summary only)")
-    out_dir: str = setting("var/feeds", "where `feeds build` writes the files")
-    websub_hub: str = setting("", "WebSub hub to advertise and ping (empty: none)")
-    max_age: int = setting(300, "Cache-Control max-age, in seconds, of served feeds")
-    languages: list[str] = setting(["tr", "en"], "one feed of everything per language")
-    categories: list[str] = setting(["defence-news", "one-cikan"], "one feed per category slug")
-
-
-@dataclass(frozen=True)
-class NewsletterSettings:
-    sender: str = setting("M5 Dergi <bulten@example.org>", "From address of every mail", key="from")
-    reply_to: str = setting("", "Reply-To address (empty: none)")
-    daily_at: str = setting("07:00", "local time of the daily digest (HH:MM, site.timezone)")
-    weekly_on: str = setting("monday", "day of the weekly digest", choices=WEEKDAYS)
-    max_articles: int = setting(10, "most articles in one digest; the rest are linked")
-    min_articles: int = setting(1, "fewer than this and the subscriber's digest is skipped")
-    breaking_categories: list[str] = setting(
-        ["one-cikan"], "category slugs that go out at once to `instant` subscribers"
-    )
-    templates_dir: str = setting("", "folder of templates overriding the bundled ones")
-    consent_version: str = setting("2026-11", "version of the consent text people agree to")
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    transport: str = setting("outbox", "outbox (files) or smtp", choices=("outbox", "smtp"))
-    outbox_dir: str = setting("var/outbox", "Maildir the outbox transport writes to")
-    smtp_url: str = setting(
-        "",
-        "smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; best set by env",
-        secret="password",
-    )
-    concurrency: int = setting(4, "SMTP connections kept open at once")
-    rate_per_second: float = setting(0.0, "most messages per second (0: as fast as possible)")
-    daily_cap: int = setting(0, "most messages per day (0: no cap)")
-    max_attempts: int = setting(5, "tries of one delivery before it is failed")
-    lease_seconds: int = setting(30, "how long a claimed delivery is held before others retake it")
-    batch_size: int = setting(500, "deliveries claimed and written per database round trip")
-    retry_seconds: float = setting(
-        10.0, "first wait before retrying a temporary failure; doubles each attempt (max 1 h)"
-    )
-    pause_after: int = setting(20, "failures in a row that pause the edition (the relay is down)")
-    timeout_seconds: float = setting(30.0, "SMTP connect and reply timeout")
-
-
-@dataclass(frozen=True)
-class DkimSettings:
-    domain: str = setting("", "d= of the signature (empty: no signing)")
-    selector: str = setting("", "s= of the signature")
-    private_key_file: str = setting("", "PEM file of the RSA-2048 or Ed25519 private key")
-    keys: list[str] = setting(
-        [], 'more keys, each "SELECTOR:FILE": one signature per key (RSA + Ed25519, RFC 8463)'
-    )
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    host: str = setting("127.0.0.1", "address `serve` and `run` listen on")
-    port: int = setting(8080, "port `serve` and `run` listen on")
-    secret_key: str = setting(
-        "", "signs tokens in links; only from env M5_SECRET_KEY", secret="all", env_only=True
-    )
-    admin_token: str = setting(
-        "", "bearer token of /api/; only from env M5_ADMIN_TOKEN", secret="all", env_only=True
-    )
-    webhook_secret: str = setting(
-        "", "secret of /api/hooks/; only from env M5_WEBHOOK_SECRET", secret="all", env_only=True
-    )
-    subscribe_limit: int = setting(10, "subscribe form posts accepted per IP per 10 minutes")
-
-
-@dataclass(frozen=True)
-class ScheduleSettings:
-    catch_up_grace: str = setting(
-        "6h", "a digest missed while down still goes out this late; later it is noted as missed"
-    )
-    leader_check: str = setting(
-        "15s", "how often a waiting instance tries to take over from a dead leader"
-    )
-    retention_days: int = setting(
-        400, "delivery ledger rows of editions older than this are pruned (0: keep forever)"
-    )
-    log_json: bool = setting(False, "log one JSON object per line (stable keys) instead of text")
-
-    @property
-    def catch_up_grace_seconds(self) -> int:
-        return parse_duration(self.catch_up_grace)
-
-    @property
-    def leader_check_seconds(self) -> int:
-        return parse_duration(self.leader_check)
-
-
-@dataclass(frozen=True)
-class Settings:
-    site: SiteSettings = field(default_factory=SiteSettings)
-    database: DatabaseSettings = field(default_factory=DatabaseSettings)
-    collect: CollectSettings = field(default_factory=CollectSettings)
-    sources: tuple[SourceSettings, ...] = ()
-    feeds: FeedsSettings = field(default_factory=FeedsSettings)
-    newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
-    delivery: DeliverySettings = field(default_factory=DeliverySettings)
-    dkim: DkimSettings = field(default_factory=DkimSettings)
-    web: WebSettings = field(default_factory=WebSettings)
-    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
-    path: str = ""  # the file it was read from, for messages
-
-    def source(self, name: str) -> SourceSettings:
-        for source in self.sources:
-            if source.name == name:
-                return source
-        known = ", ".join(s.name for s in self.sources) or "none configured"
-        raise ConfigError(f"config: no source named {name!r}; known sources: {known}")
-
-
-SECTIONS: dict[str, type] = {
-    f.name: f.default_factory  # type: ignore[misc]
-    for f in dataclasses.fields(Settings)
-    if f.name not in ("sources", "path")
-}
-# Secrets set only from the environment, by these names.
-ENV_SECRETS = {
-    ("web", "secret_key"): "M5_SECRET_KEY",
-    ("web", "admin_token"): "M5_ADMIN_TOKEN",
-    ("web", "webhook_secret"): "M5_WEBHOOK_SECRET",
-}
-
-
-def toml_key(f: dataclasses.Field[Any]) -> str:
-    return str(f.metadata.get("key", f.name))
+def number(value: float | None) -> str:
+    return str(int(value)) if value is not None and value == int(value) else str(value)
 
 
 def parse_duration(text: str) -> int:
@@ -244,6 +113,330 @@ def parse_duration(text: str) -> int:
     return int(text[:-1]) * units[text[-1]]
 
 
+class Section(BaseModel):
+    """A table of settings: frozen, unknown keys refused, read by TOML name or field name."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_alias=True, validate_by_name=True
+    )
+
+    def with_changes(self, **changes: Any) -> Self:
+        """A copy with some values changed and validated like a file's values
+        (pydantic's ``model_copy(update=...)`` would not check them)."""
+        return type(self).model_validate({**dict(self), **changes})
+
+
+class SiteSettings(Section):
+    title: str = setting("M5 Dergi", "the publisher's name, shown in feeds and mail")
+    url: str = setting("https://www.m5dergi.com", "the publisher's site")
+    public_url: str = setting(
+        "http://127.0.0.1:8080", "where this service is reachable; links in mail and feeds"
+    )
+    language: Language = setting("tr", "the site's main language")
+    timezone: str = setting("Europe/Istanbul", "zone for schedules and dates shown to people")
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known zone; use an IANA name like Europe/Istanbul"
+            ) from None
+        return value
+
+
+class DatabaseSettings(Section):
+    url: str = setting(
+        "sqlite:///var/m5syndicate.db",
+        "SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://user@host/db",
+        secret="password",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def supported_url(cls, value: str) -> str:
+        check_database_url(value)
+        return value
+
+
+class CollectSettings(Section):
+    backfill_days: int = setting(
+        7, "on a source's first collection, older articles are stored but not mailed", ge=0, le=3650
+    )
+    timeout_seconds: float = setting(
+        20.0, "connect and read timeout of each request", ge=0.1, le=600
+    )
+    max_body_mb: int = setting(
+        15, "largest response body accepted, after decompression", ge=1, le=1024
+    )
+    max_redirects: int = setting(5, "redirects followed before a fetch fails", ge=0, le=30)
+    overlap_minutes: int = setting(
+        10,
+        "WordPress: re-read posts modified this long before the last high-water mark",
+        ge=0,
+        le=1440,
+    )
+    reconcile_every: str = setting(
+        "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
+    )
+    max_backoff_minutes: int = setting(
+        360, "longest wait after repeated failures of a source", ge=1, le=10080
+    )
+    boilerplate: list[str] = setting(
+        ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"],
+        "theme text removed from articles (a paragraph equal to one, or starting a tail)",
+    )
+
+    @field_validator("reconcile_every")
+    @classmethod
+    def is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def reconcile_every_seconds(self) -> int:
+        return parse_duration(self.reconcile_every)
+
+
+class SourceSettings(Section):
+    name: str = setting(
+        REQUIRED, "unique name, used by `collect --source` and in `sources`", min_length=1
+    )
+    type: SourceType = setting("directory", "how to read it")
+    url: str = setting(
+        REQUIRED, "API root, feed or section URL; a folder path for directory", min_length=1
+    )
+    every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
+    categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
+    language: Literal["", Language] = setting(
+        "", "language of its articles when they do not say (tr or en)"
+    )
+    enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
+
+    @field_validator("every")
+    @classmethod
+    def is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def every_seconds(self) -> int:
+        return parse_duration(self.every)
+
+
+class FeedsSettings(Section):
+    items: int = setting(50, "articles in each feed", ge=1, le=1000)
+    full_content: bool = setting(True, "put the whole article in feeds (false: summary only)")
+    out_dir: str = setting("var/feeds", "where `feeds build` writes the files")
+    websub_hub: str = setting("", "WebSub hub to advertise and ping (empty: none)")
+    max_age: int = setting(
+        300, "Cache-Control max-age, in seconds, of served feeds", ge=0, le=86400
+    )
+    languages: list[Language] = setting(["tr", "en"], "one feed of everything per language")
+    categories: list[str] = setting(["defence-news", "one-cikan"], "one feed per category slug")
+
+
+class NewsletterSettings(Section):
+    sender: str = setting("M5 Dergi <bulten@example.org>", "From address of every mail", key="from")
+    reply_to: str = setting("", "Reply-To address (empty: none)")
+    daily_at: str = setting("07:00", "local time of the daily digest (HH:MM, site.timezone)")
+    weekly_on: Weekday = setting("monday", "day of the weekly digest")
+    max_articles: int = setting(
+        10, "most articles in one digest; the rest are linked", ge=1, le=500
+    )
+    min_articles: int = setting(
+        1, "fewer than this and the subscriber's digest is skipped", ge=0, le=500
+    )
+    breaking_categories: list[str] = setting(
+        ["one-cikan"], "category slugs that go out at once to `instant` subscribers"
+    )
+    templates_dir: str = setting("", "folder of templates overriding the bundled ones")
+    consent_version: str = setting("2026-11", "version of the consent text people agree to")
+
+    @field_validator("daily_at")
+    @classmethod
+    def is_clock(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"{value!r} is not a time; write HH:MM like 07:00")
+        return value
+
+
+class DeliverySettings(Section):
+    transport: Literal["outbox", "smtp"] = setting("outbox", "outbox (files) or smtp")
+    outbox_dir: str = setting("var/outbox", "Maildir the outbox transport writes to")
+    smtp_url: str = setting(
+        "",
+        "smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; best set by env",
+        secret="password",
+    )
+    concurrency: int = setting(4, "SMTP connections kept open at once", ge=1, le=100)
+    rate_per_second: float = setting(
+        0.0, "most messages per second (0: as fast as possible)", ge=0, le=10000
+    )
+    daily_cap: int = setting(0, "most messages per day (0: no cap)", ge=0, le=100_000_000)
+    max_attempts: int = setting(5, "tries of one delivery before it is failed", ge=1, le=100)
+    lease_seconds: int = setting(
+        30, "how long a claimed delivery is held before others retake it", ge=1, le=3600
+    )
+    batch_size: int = setting(
+        500, "deliveries claimed and written per database round trip", ge=1, le=10000
+    )
+    retry_seconds: float = setting(
+        10.0,
+        "first wait before retrying a temporary failure; doubles each attempt (max 1 h)",
+        ge=0.01,
+        le=3600,
+    )
+    pause_after: int = setting(
+        20, "failures in a row that pause the edition (the relay is down)", ge=1, le=10000
+    )
+    timeout_seconds: float = setting(30.0, "SMTP connect and reply timeout", ge=0.1, le=600)
+
+    @model_validator(mode="after")
+    def smtp_has_a_url(self) -> Self:
+        if self.transport == "smtp" and not self.smtp_url:
+            raise ValueError(
+                "transport is smtp but smtp_url is empty; "
+                "set M5_DELIVERY__SMTP_URL=smtp://user:pass@host:587"
+            )
+        return self
+
+
+class DkimSettings(Section):
+    domain: str = setting("", "d= of the signature (empty: no signing)")
+    selector: str = setting("", "s= of the signature")
+    private_key_file: str = setting("", "PEM file of the RSA-2048 or Ed25519 private key")
+    keys: list[str] = setting(
+        [], 'more keys, each "SELECTOR:FILE": one signature per key (RSA + Ed25519, RFC 8463)'
+    )
+
+
+class WebSettings(Section):
+    host: str = setting("127.0.0.1", "address `serve` and `run` listen on")
+    port: int = setting(8080, "port `serve` and `run` listen on", ge=1, le=65535)
+    secret_key: SecretStr = setting(
+        SecretStr(""), "signs tokens in links; only from env M5_SECRET_KEY"
+    )
+    admin_token: SecretStr = setting(
+        SecretStr(""), "bearer token of /api/; only from env M5_ADMIN_TOKEN"
+    )
+    webhook_secret: SecretStr = setting(
+        SecretStr(""), "secret of /api/hooks/; only from env M5_WEBHOOK_SECRET"
+    )
+    subscribe_limit: int = setting(
+        10, "subscribe form posts accepted per IP per 10 minutes", ge=1, le=10000
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def long_enough(cls, value: SecretStr) -> SecretStr:
+        problem = secret_key_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class ScheduleSettings(Section):
+    catch_up_grace: str = setting(
+        "6h", "a digest missed while down still goes out this late; later it is noted as missed"
+    )
+    leader_check: str = setting(
+        "15s", "how often a waiting instance tries to take over from a dead leader"
+    )
+    retention_days: int = setting(
+        400,
+        "delivery ledger rows of editions older than this are pruned (0: keep forever)",
+        ge=0,
+        le=36500,
+    )
+    log_json: bool = setting(False, "log one JSON object per line (stable keys) instead of text")
+
+    @field_validator("catch_up_grace", "leader_check")
+    @classmethod
+    def is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def catch_up_grace_seconds(self) -> int:
+        return parse_duration(self.catch_up_grace)
+
+    @property
+    def leader_check_seconds(self) -> int:
+        return parse_duration(self.leader_check)
+
+
+class Settings(BaseSettings, Section):
+    """Every section. pydantic-settings' sources read the file and the environment with
+    this class's config (in ``load_settings``, one layer at a time); building ``Settings``
+    directly only takes its arguments, never ``os.environ`` behind the caller's back."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix="M5_",
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        validate_by_alias=True,
+        validate_by_name=True,
+    )
+
+    site: SiteSettings = SiteSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    collect: CollectSettings = CollectSettings()
+    sources: tuple[SourceSettings, ...] = ()
+    feeds: FeedsSettings = FeedsSettings()
+    newsletter: NewsletterSettings = NewsletterSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    dkim: DkimSettings = DkimSettings()
+    web: WebSettings = WebSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    path: str = ""  # the file it was read from, for messages; set by load_settings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+    @field_validator("sources")
+    @classmethod
+    def unique_names(cls, sources: tuple[SourceSettings, ...]) -> tuple[SourceSettings, ...]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique: {duplicates}")
+        return sources
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"config: no source named {name!r}; known sources: {known}")
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: f.annotation
+    for name, f in Settings.model_fields.items()
+    if isinstance(f.annotation, type) and issubclass(f.annotation, Section)
+}
+# Secrets set only from the environment, by these names.
+ENV_SECRETS = {
+    ("web", "secret_key"): "M5_SECRET_KEY",
+    ("web", "admin_token"): "M5_ADMIN_TOKEN",
+    ("web", "webhook_secret"): "M5_WEBHOOK_SECRET",
+}
+
+
 def load_settings(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -252,27 +445,17 @@ def load_settings(
     """Read, merge and validate the configuration; raise ConfigError naming the place."""
     env = os.environ if env is None else env
     file_path = resolve_path(path, env)
-    raw = read_toml(file_path)
-    where = str(file_path) if file_path else "defaults"
-    sections = {name: dict(raw.pop(name, {}) or {}) for name in SECTIONS}
-    sources_raw = raw.pop("sources", [])
-    if raw:
-        unknown = ", ".join(sorted(raw))
-        raise ConfigError(
-            f"config: {where}: unknown section(s) {unknown}; allowed: "
-            f"{', '.join([*SECTIONS, 'sources'])}"
-        )
-    apply_env(sections, env)
-    for section, values in (overrides or {}).items():
-        sections.setdefault(section, {}).update(values)
-    built = {
-        name: build_section(cls, sections[name], f"{where}: [{name}]", env)
-        for name, cls in SECTIONS.items()
-    }
-    sources = build_sources(sources_raw, where)
-    settings = Settings(**built, sources=sources, path=where)
-    validate(settings, where)
-    return settings
+    layers = Layers(
+        where=str(file_path) if file_path else "defaults",
+        file=read_file(file_path),
+        env=read_env(env),
+        flags={section: dict(values) for section, values in (overrides or {}).items()},
+        env_names=env_names(env),
+    )
+    try:
+        return Settings.model_validate({**layers.merged(), "path": layers.where})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(layers.explain(e) for e in exc.errors())) from None
 
 
 def resolve_path(path: str | Path | None, env: Mapping[str, str]) -> Path | None:
@@ -283,70 +466,269 @@ def resolve_path(path: str | Path | None, env: Mapping[str, str]) -> Path | None
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
-def read_toml(path: Path | None) -> dict[str, Any]:
+def read_file(path: Path | None) -> dict[str, Any]:
+    """The file's tables, with its unknown sections and its secrets refused."""
     if path is None:
         return {}
+    if not path.is_file():  # the TOML source skips a missing file quietly; a named one must be
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(f"config: {path} {problem}; pass --config PATH or set M5_CONFIG")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
+        raw = TomlConfigSettingsSource(Settings, toml_file=path).toml_data
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"config: {path} does not exist; pass --config PATH or set M5_CONFIG"
+            f"config: {path}: line {line} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); "
+            "save the file as UTF-8"
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config: {path} is not valid TOML: {exc}; fix that line") from exc
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}; fix that line") from None
+    except OSError as exc:
+        raise ConfigError(f"config: {path} cannot be read: {exc.strerror}") from None
+    check_sections(raw, str(path))
+    check_no_secrets(raw, str(path))
+    return raw
 
 
-def apply_env(sections: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
-    """M5_<SECTION>__<KEY>=value overrides the file (strings, parsed later by type)."""
-    for name, value in env.items():
-        if not name.startswith("M5_") or "__" not in name:
-            continue
+def check_sections(raw: Mapping[str, Any], where: str) -> None:
+    allowed = [*SECTIONS, "sources"]
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], allowed, n=1)
+        suggestion = f"; did you mean [{hint[0]}]?" if hint else ""
+        raise ConfigError(
+            f"config: {where}: unknown section(s) {', '.join(unknown)}{suggestion} "
+            f"(allowed: {', '.join(allowed)})"
+        )
+
+
+def check_no_secrets(raw: Mapping[str, Any], where: str) -> None:
+    for (section, key), variable in ENV_SECRETS.items():
+        table = raw.get(section)
+        if isinstance(table, dict) and key in table:
+            raise ConfigError(
+                f"config: {where}: [{section}] {key}: secrets are not read from files; "
+                f"set the environment variable {variable} instead"
+            )
+
+
+def section_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """The M5_<SECTION>__<KEY> variables; other M5_ names (M5_CONFIG...) are not settings."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name.upper().startswith("M5_") and "__" in name
+    }
+
+
+def env_names(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """(section, key) -> the variable that set it, for messages."""
+    names = {}
+    for name in section_variables(env):
         section, _, key = name[3:].lower().partition("__")
+        names[(section, key)] = name
+    names.update({place: name for place, name in ENV_SECRETS.items() if env.get(name)})
+    return names
+
+
+def read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The environment layer: M5_<SECTION>__<KEY> and the three secret variables."""
+    variables = section_variables(env)
+    for name in variables:
+        section = name[3:].lower().partition("__")[0]
         if section not in SECTIONS:
-            raise ConfigError(
-                f"config: environment variable {name}: no section {section!r}; "
-                f"allowed: {', '.join(SECTIONS)}"
+            problem = (
+                "sources are only read from the config file"
+                if section == "sources"
+                else f"no section {section!r}; allowed: {', '.join(SECTIONS)}"
             )
-        sections[section][key] = EnvValue(value, name)
+            raise ConfigError(f"config: environment variable {name}: {problem}")
+    try:
+        values = MappingEnvSource(Settings, variables)()
+    except SettingsError as exc:
+        raise ConfigError(f"config: environment: {exc}") from None
+    for (section, key), name in ENV_SECRETS.items():
+        if env.get(name):
+            values.setdefault(section, {})[key] = env[name]
+    return values
 
 
-class EnvValue(str):
-    """A value from the environment: always text, converted by the field's type. It keeps
-    the variable's name, so that a bad value is reported as the variable, not the file."""
+class MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``load_settings`` takes
+    one, so tests need not patch ``os.environ``), with lists as comma-separated text as
+    README promises (the stock source wants JSON there)."""
 
-    variable: str
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self.mapping = env  # read by _load_env_vars, which the base __init__ calls
+        super().__init__(settings_cls)
 
-    def __new__(cls, value: str, variable: str) -> EnvValue:
-        text = super().__new__(cls, value)
-        text.variable = variable
-        return text
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self.mapping, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        if field is not None and is_sequence(field.annotation):
+            return [item.strip() for item in str(value).split(",") if item.strip()]
+        return super().decode_complex_value(field_name, field, value)
 
 
-def build_section(cls: type, values: dict[str, Any], place: str, env: Mapping[str, str]) -> Any:
-    fields = {toml_key(f): f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        f = fields.get(key)
-        if f is None:
-            hint = difflib.get_close_matches(key, fields, n=1)
-            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-            where = f"environment variable {value.variable}" if isinstance(value, EnvValue) else ""
-            raise ConfigError(
-                f"config: {where or f'{place} {key}'}: unknown key{suggestion} "
-                f"(allowed: {', '.join(fields)})"
-            )
-        if f.metadata.get("env_only") and not isinstance(value, EnvValue):
-            env_name = ENV_SECRETS.get((place.rsplit("[", 1)[-1].rstrip("]"), f.name), "env")
-            raise ConfigError(
-                f"config: {place} {key}: secrets are not read from files; "
-                f"set the environment variable {env_name} instead"
-            )
-        kwargs[f.name] = convert(value, f, f"{place} {key}")
-    for (section, name), env_name in ENV_SECRETS.items():
-        if cls is SECTIONS.get(section) and env.get(env_name):
-            kwargs[name] = env[env_name]
-    return cls(**kwargs)
+def is_sequence(annotation: Any) -> bool:
+    """list[...], tuple[...], or either or None (``tuple[str, ...] | None``)."""
+    if get_origin(annotation) in (list, tuple):
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(
+        is_sequence(arg) for arg in get_args(annotation)
+    )
+
+
+def merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """``high`` over ``low``, table by table."""
+    merged = dict(low)
+    for key, value in high.items():
+        below = merged.get(key)
+        merged[key] = (
+            merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        )
+    return merged
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The values of each layer as read, so that an error names where its value came from."""
+
+    where: str  # the file, or "defaults"
+    file: dict[str, Any]
+    env: dict[str, Any]
+    flags: dict[str, Any]
+    env_names: dict[tuple[str, str], str]
+
+    def merged(self) -> dict[str, Any]:
+        return merge(merge(self.file, self.env), self.flags)
+
+    def explain(self, error: ErrorDetails) -> str:
+        return f"config: {self.place(error['loc'])}: {what_was_wrong(error)}"
+
+    def place(self, loc: tuple[int | str, ...]) -> str:
+        names = [str(part) for part in loc if isinstance(part, str)]
+        if not names:
+            return self.where
+        if len(names) == 1:  # a check across a section's keys
+            if holds(self.env, loc) and not holds(self.file, loc):
+                return f"environment variables M5_{names[0].upper()}__*"
+            return f"{self.where}: [{names[0]}]"
+        section, key = names[0], names[1]
+        if holds(self.flags, loc):
+            return f"command-line option for [{section}] {key}"
+        if holds(self.env, loc):
+            variable = f"M5_{section.upper()}__{key.upper()}"
+            return f"environment variable {self.env_names.get((section, key), variable)}"
+        if section == "sources" and isinstance(loc[1], int):
+            return f"{self.where}: [[sources]] #{loc[1] + 1} {'.'.join(names[1:])}".rstrip()
+        return f"{self.where}: [{section}] {'.'.join(names[1:])}"
+
+
+def holds(layer: Any, loc: tuple[int | str, ...]) -> bool:
+    """Whether ``layer`` set the value at ``loc`` (a key, or a table below it)."""
+    for part in loc:
+        if isinstance(layer, str):
+            return False
+        try:
+            layer = layer[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return True
+
+
+def what_was_wrong(error: ErrorDetails) -> str:
+    """pydantic's error, said the way an operator editing the file needs it."""
+    kind, value = error["type"], error.get("input")
+    field = field_at(error["loc"])
+    if kind == "extra_forbidden":
+        return unknown_key(error["loc"])
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "literal_error" and field is not None:
+        choices = ", ".join(repr(c) if c == "" else str(c) for c in literal_choices(field))
+        return f"{value!r} is not allowed; use one of {choices}"
+    if kind == "finite_number" and field is not None:
+        return f"{value!r} is not a finite number; allowed: {allowed_range(field)}"
+    if kind in ("greater_than_equal", "less_than_equal") and field is not None:
+        return f"{value!r} is out of range; allowed: {allowed_range(field)}"
+    return PLAIN_WORDS.get(kind, error["msg"]).format(value=value)
+
+
+PLAIN_WORDS = {
+    "missing": "is required",
+    "int_parsing": "expected a whole number, got {value!r}",
+    "int_type": "expected a whole number, got {value!r}",
+    "int_from_float": "expected a whole number, got {value!r}",
+    "float_parsing": "expected a number, got {value!r}",
+    "float_type": "expected a number, got {value!r}",
+    "bool_parsing": "expected true or false, got {value!r}",
+    "bool_type": "expected true or false, got {value!r}",
+    "string_type": "expected text in quotes, got {value!r}",
+    "string_too_short": "must not be empty",
+    "list_type": 'expected a list of texts like ["a", "b"], got {value!r}',
+    "tuple_type": "expected [[sources]] tables, got {value!r}",
+    "model_type": "expected a table of keys, got {value!r}",
+    "model_attributes_type": "expected a table of keys, got {value!r}",
+}
+
+
+def model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The settings model holding the keys at ``loc`` (list indexes skipped)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = keyed_fields(model).get(part)
+        inner = model_in(field.annotation) if field else None
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is tuple:  # sources: tuple[SourceSettings, ...]
+        return model_in(get_args(annotation)[0])
+    return None
+
+
+def keyed_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """Fields by TOML key (the alias where there is one)."""
+    return {f.alias or name: f for name, f in model.model_fields.items()}
+
+
+def field_at(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    names = [part for part in loc if isinstance(part, str)]
+    model = model_at(tuple(names[:-1])) if names else None
+    return keyed_fields(model).get(names[-1]) if model else None
+
+
+def unknown_key(loc: tuple[int | str, ...]) -> str:
+    model = model_at(loc[:-1])
+    known = list(keyed_fields(model)) if model else []
+    hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+    return f"unknown key{suggestion} (allowed: {', '.join(known)})"
+
+
+def literal_choices(field: FieldInfo) -> list[Any]:
+    """The allowed values of a Literal key, nested Literals flattened."""
+    choices: list[Any] = []
+    for arg in get_args(field.annotation):
+        choices.extend(get_args(arg) if get_origin(arg) is Literal else [arg])
+    return choices
+
+
+def allowed_range(field: FieldInfo) -> str:
+    ge = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+    le = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+    return range_text(ge, le)  # type: ignore[arg-type]
 
 
 # Tokens in links are HMACs under this key: shorter keys can be guessed offline.
@@ -354,13 +736,14 @@ MIN_SECRET_KEY_BYTES = 32
 MAKE_SECRET_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
-def check_secret_key(key: str) -> None:
-    if key and len(key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
-        raise ConfigError(
-            f"config: environment variable M5_SECRET_KEY: {len(key.encode('utf-8'))} bytes is "
-            f"too short; it signs the links in every mail and needs at least "
+def secret_key_problem(key: str) -> str | None:
+    size = len(key.encode("utf-8"))
+    if key and size < MIN_SECRET_KEY_BYTES:
+        return (
+            f"{size} bytes is too short; it signs the links in every mail and needs at least "
             f"{MIN_SECRET_KEY_BYTES}. Make one with: {MAKE_SECRET_KEY}"
         )
+    return None
 
 
 def public_url_warnings(site: SiteSettings) -> list[str]:
@@ -374,129 +757,7 @@ def public_url_warnings(site: SiteSettings) -> list[str]:
     ]
 
 
-def convert(value: Any, f: dataclasses.Field[Any], place: str) -> Any:
-    """Coerce one value to its field's type, or raise a ConfigError saying what is allowed."""
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    from_env = isinstance(value, EnvValue)
-    if isinstance(value, EnvValue):
-        place = f"environment variable {value.variable}"
-    try:
-        result = COERCE[kind](value, from_env)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"config: {place}: {exc}") from None
-    choices = f.metadata.get("choices")
-    if choices and result not in choices:
-        raise ConfigError(
-            f"config: {place}: {result!r} is not allowed; use one of {', '.join(choices)}"
-        )
-    return result
-
-
-def _str(value: Any, from_env: bool) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected text in quotes, got {value!r}")
-    return str(value)
-
-
-def _int(value: Any, from_env: bool) -> int:
-    if from_env:
-        value = value.strip()
-        if not value.lstrip("-").isdigit():
-            raise ValueError(f"expected a whole number, got {value!r}")
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected a whole number, got {value!r}")
-    return value
-
-
-def _float(value: Any, from_env: bool) -> float:
-    if from_env:
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _bool(value: Any, from_env: bool) -> bool:
-    if from_env:
-        lowered = value.strip().lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"expected true or false, got {value!r}")
-        return lowered in ("true", "1", "yes")
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _list(value: Any, from_env: bool) -> list[str]:
-    if from_env:
-        return [item.strip() for item in value.split(",") if item.strip()]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise TypeError(f'expected a list of texts like ["a", "b"], got {value!r}')
-    return list(value)
-
-
-COERCE = {"str": _str, "int": _int, "float": _float, "bool": _bool, "list[str]": _list}
-
-
-def build_sources(raw: Any, where: str) -> tuple[SourceSettings, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError(f"config: {where}: sources must be [[sources]] tables")
-    sources = []
-    for index, table in enumerate(raw, start=1):
-        place = f"{where}: [[sources]] #{index}"
-        if not isinstance(table, dict):
-            raise ConfigError(f"config: {place}: expected a table of keys")
-        source = build_section(SourceSettings, table, place, {})
-        if not source.name or not source.url:
-            raise ConfigError(f"config: {place}: name and url are required")
-        try:
-            source.every_seconds  # noqa: B018 -- validates the duration
-        except ValueError as exc:
-            raise ConfigError(f"config: {place} every: {exc}") from None
-        sources.append(source)
-    names = [s.name for s in sources]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"config: {where}: source names must be unique: {duplicates}")
-    return tuple(sources)
-
-
-def validate(settings: Settings, where: str) -> None:
-    """Checks that need more than one key's type."""
-    try:
-        ZoneInfo(settings.site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"config: {where}: [site] timezone: {settings.site.timezone!r} is not a known "
-            "zone; use an IANA name like Europe/Istanbul"
-        ) from None
-    check_database_url(settings.database.url, where)
-    check_secret_key(settings.web.secret_key)
-    check_clock(settings.newsletter.daily_at, f"{where}: [newsletter] daily_at")
-    for key in ("catch_up_grace", "leader_check"):
-        try:
-            parse_duration(getattr(settings.schedule, key))
-        except ValueError as exc:
-            raise ConfigError(f"config: {where}: [schedule] {key}: {exc}") from None
-    try:
-        settings.collect.reconcile_every_seconds  # noqa: B018 -- validates the duration
-    except ValueError as exc:
-        raise ConfigError(f"config: {where}: [collect] reconcile_every: {exc}") from None
-    for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size", "pause_after"):
-        if getattr(settings.delivery, name) < 1:
-            raise ConfigError(f"config: {where}: [delivery] {name}: must be at least 1")
-    if settings.delivery.transport == "smtp" and not settings.delivery.smtp_url:
-        raise ConfigError(
-            f"config: {where}: [delivery] transport is smtp but smtp_url is empty; "
-            "set M5_DELIVERY__SMTP_URL=smtp://user:pass@host:587"
-        )
-
-
-def check_database_url(url: str, where: str) -> None:
+def check_database_url(url: str) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -507,16 +768,10 @@ def check_database_url(url: str, where: str) -> None:
         "postgresql",
         "postgresql+psycopg",
     ):
-        raise ConfigError(
-            f"config: {where}: [database] url: {redact_url(url)!r} is not a supported URL; "
+        raise ValueError(
+            f"{redact_url(url)!r} is not a supported URL; "
             "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db"
         )
-
-
-def check_clock(text: str, place: str) -> None:
-    hours, _, minutes = text.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        raise ConfigError(f"config: {place}: {text!r} is not a time; write HH:MM like 07:00")
 
 
 def redact_url(url: str) -> str:
@@ -538,23 +793,27 @@ def as_redacted_dict(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def redacted_section(section: Any) -> dict[str, Any]:
+def redacted_section(section: Section) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(section):
-        value = getattr(section, f.name)
-        secret = f.metadata.get("secret")
-        if secret == "all" and value:
-            value = REDACTED
-        elif secret == "password" and value:
+    for name, f in type(section).model_fields.items():
+        value = getattr(section, name)
+        if isinstance(value, SecretStr):
+            value = REDACTED if value.get_secret_value() else ""
+        elif is_password_url(f) and value:
             value = redact_url(value)
-        values[toml_key(f)] = value
+        values[f.alias or name] = value
     return values
+
+
+def is_password_url(f: FieldInfo) -> bool:
+    return isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret") == "password"
 
 
 def documented_keys() -> list[tuple[str, str, str]]:
     """(section, key, help) of every setting; the docs test checks each is documented."""
     rows = []
-    for name, cls in [*SECTIONS.items(), ("sources", SourceSettings)]:
-        for f in dataclasses.fields(cls):
-            rows.append((name, toml_key(f), str(f.metadata["help"])))
+    tables: list[tuple[str, type[Section]]] = [*SECTIONS.items(), ("sources", SourceSettings)]
+    for name, cls in tables:
+        for key, f in keyed_fields(cls).items():
+            rows.append((name, key, f.description or ""))
     return rows

@@ -112,14 +112,13 @@ def demo_settings(folder: Path) -> Settings:
     source = SourceSettings(
         name="demo", type="directory", url=str(copy_articles(folder)), every="1h"
     )
-    return dataclasses.replace(
-        defaults,
-        database=dataclasses.replace(defaults.database, url=f"sqlite:///{folder / 'demo.db'}"),
-        delivery=dataclasses.replace(
-            defaults.delivery, transport="outbox", outbox_dir=str(folder / "outbox")
+    return defaults.with_changes(
+        database=defaults.database.with_changes(url=f"sqlite:///{folder / 'demo.db'}"),
+        delivery=defaults.delivery.with_changes(
+            transport="outbox", outbox_dir=str(folder / "outbox")
         ),
-        feeds=dataclasses.replace(defaults.feeds, out_dir=str(folder / "feeds")),
-        web=dataclasses.replace(defaults.web, secret_key=secret),
+        feeds=defaults.feeds.with_changes(out_dir=str(folder / "feeds")),
+        web=defaults.web.with_changes(secret_key=secret),
         sources=(source,),
         path="embedded demo defaults",
     )

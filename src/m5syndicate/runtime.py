@@ -62,7 +62,9 @@ class Runtime:
     @cached_property
     def link_signer(self) -> LinkSigner:
         """Raises ConfigError (how to set M5_SECRET_KEY) when no key is configured."""
-        return LinkSigner(self.settings.site.public_url, self.settings.web.secret_key)
+        return LinkSigner(
+            self.settings.site.public_url, self.settings.web.secret_key.get_secret_value()
+        )
 
     @cached_property
     def dkim_signer(self) -> Signer | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,7 +80,7 @@ def test_an_article_that_says_no_language_gets_the_sites(
 ) -> None:
     upstream.posts = [wp_post(2, "X-200", "<p>2026.</p>", NOW - timedelta(hours=1))]
     base = settings(upstream, engine, tmp_path / "feeds")
-    runtime = Runtime(dataclasses.replace(base, site=dataclasses.replace(base.site, language="en")))
+    runtime = Runtime(base.with_changes(site=base.site.with_changes(language="en")))
     try:
         (report,) = cycle(runtime, NOW).sources
         assert len(report.new) == 1

@@ -78,7 +78,9 @@ def test_each_notice_kind_is_signed_and_styled(tmp_path: Path, language: str) ->
     pem, record = key_file(tmp_path, ed25519_key)
     settings = settings_for(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path)
     notices = Notices(
-        email_environment(""), settings, load_signer(DkimSettings("example.org", "mail", str(pem)))
+        email_environment(""),
+        settings,
+        load_signer(DkimSettings(domain="example.org", selector="mail", private_key_file=str(pem))),
     )
     reader = Subscriber("okur@example.net", language, "daily", id=7, status="confirmed")
     mails = {

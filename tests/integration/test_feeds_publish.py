@@ -3,7 +3,6 @@ the WebSub hub pinged for those (a real hub on loopback); `feeds build`; the dem
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,7 +110,7 @@ def test_a_refusing_hub_is_reported_and_the_files_are_still_written(
     assert set(report.written) == ALL_FILES and report.pinged == []
     assert len(report.ping_errors) == len(ALL_FILES)
     assert "answered 500" in report.ping_errors[0]
-    gone = dataclasses.replace(settings.feeds, websub_hub="http://127.0.0.1:9/")
+    gone = settings.feeds.with_changes(websub_hub="http://127.0.0.1:9/")
     unreachable = publish_feeds(sqlite_engine, gone, settings.site, tmp_path)
     assert set(unreachable.written) == ALL_FILES  # they advertise the new hub
     assert "unreachable" in unreachable.ping_errors[0]

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import annotated_types
 import pytest
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from m5syndicate.config import (
+    SECTIONS,
+    MappingEnvSource,
+    Section,
+    SourceSettings,
     as_redacted_dict,
     load_settings,
     parse_duration,
     public_url_warnings,
+    setting,
 )
 from m5syndicate.errors import ConfigError
 
@@ -101,7 +110,10 @@ def test_secrets_come_from_env_and_are_redacted() -> None:
             "M5_DELIVERY__SMTP_URL": "smtp://mailer:pa55@relay:587",
         },
     )
-    assert settings.web.secret_key == "s3cret-key-long-enough-for-hmac-0123456789"
+    assert (
+        settings.web.secret_key.get_secret_value() == "s3cret-key-long-enough-for-hmac-0123456789"
+    )
+    assert "s3cret-key" not in repr(settings)  # SecretStr: not even in a traceback's locals
     shown = repr(as_redacted_dict(settings))
     for secret in ("s3cret-key", "hunter2", "pa55"):
         assert secret not in shown
@@ -127,7 +139,8 @@ def test_short_secret_key_is_refused_with_the_command_that_makes_one() -> None:
     message = str(short.value)
     assert "M5_SECRET_KEY: 8 bytes is too short" in message
     assert "secrets.token_urlsafe(48)" in message
-    assert load_settings(None, env={"M5_SECRET_KEY": "x" * 32}).web.secret_key == "x" * 32
+    web = load_settings(None, env={"M5_SECRET_KEY": "x" * 32}).web
+    assert web.secret_key.get_secret_value() == "x" * 32
 
 
 def test_public_url_that_is_not_https_is_a_warning() -> None:
@@ -135,3 +148,123 @@ def test_public_url_that_is_not_https_is_a_warning() -> None:
     assert "RFC 8058" in public_url_warnings(plain)[0]
     secure = load_settings(None, env={"M5_SITE__PUBLIC_URL": "https://bulten.example.org"}).site
     assert public_url_warnings(secure) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[collect]\ntimeout_seconds = -1\n", "[collect] timeout_seconds: -1 is out of range; "),
+        ("[web]\nport = 70000\n", "[web] port: 70000 is out of range; allowed: 1 to 65535"),
+        ("[delivery]\nrate_per_second = nan\n", "[delivery] rate_per_second: nan is not a finite"),
+        ("[delivery]\ntimeout_seconds = inf\n", "[delivery] timeout_seconds: inf is not a finite"),
+        ("[collect]\nmax_redirects = -1\n", "[collect] max_redirects: -1 is out of range; allowed"),
+        ("[delivery]\nconcurrency = 100000000000000000000\n", "allowed: 1 to 100"),
+        ("[feeds]\nitems = 0\n", "[feeds] items: 0 is out of range; allowed: 1 to 1000"),
+    ],
+)
+def test_numbers_out_of_range_name_the_key_and_the_range(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert expected in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_env_number_out_of_range_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, env={"M5_DELIVERY__TIMEOUT_SECONDS": "-5"})
+    assert str(caught.value) == (
+        "config: environment variable M5_DELIVERY__TIMEOUT_SECONDS: '-5' is out of range; "
+        "allowed: 0.1 to 600"
+    )
+
+
+def numeric_fields() -> list[tuple[str, str, FieldInfo]]:
+    tables = [*SECTIONS.items(), ("sources", SourceSettings)]
+    return [
+        (section, name, f)
+        for section, model in tables
+        for name, f in model.model_fields.items()
+        if f.annotation in (int, float)
+    ]
+
+
+@pytest.mark.parametrize(("section", "key", "field"), numeric_fields())
+def test_every_number_has_a_range_stated_in_its_help(
+    section: str, key: str, field: FieldInfo
+) -> None:
+    limits = [m for m in field.metadata if isinstance(m, annotated_types.Ge | annotated_types.Le)]
+    assert len(limits) == 2, f"[{section}] {key} needs ge= and le= in its setting(...)"
+    assert " to " in (field.description or ""), f"[{section}] {key}: say the range in the help"
+
+
+def test_several_problems_get_one_line_each(tmp_path: Path) -> None:
+    path = write(tmp_path, "[web]\nport = 0\n[delivery]\nconcurrency = 'x'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={"M5_FEEDS__ITEMS": "many"})
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("config: ") for line in lines)
+    assert any("environment variable M5_FEEDS__ITEMS" in line for line in lines)
+
+
+def test_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "m5.toml"
+    path.write_bytes(b'[site]\ntitle = "M5 Dergi"\nurl = "https://m5.test/\xfe"\n')  # Latin-5
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert f"config: {path}: line 3 is not UTF-8 text (byte 0xfe); save the file as UTF-8" == str(
+        caught.value
+    )
+
+
+def test_source_without_a_name_says_it_is_required(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[sources]]\nurl = 'x'\n\n[[sources]]\nname = ''\nurl = 'y'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert f"{path}: [[sources]] #1 name: is required" in str(caught.value)
+    assert f"{path}: [[sources]] #2 name: must not be empty" in str(caught.value)
+
+
+def test_newsletter_from_key_and_list_from_env(tmp_path: Path) -> None:
+    path = write(tmp_path, '[newsletter]\nfrom = "Bülten <b@m5.test>"\n')
+    settings = load_settings(path, env={"M5_FEEDS__CATEGORIES": "savunma, , havacilik"})
+    assert settings.newsletter.sender == "Bülten <b@m5.test>"
+    assert settings.feeds.categories == ["savunma", "havacilik"]
+    assert as_redacted_dict(settings)["newsletter"]["from"] == "Bülten <b@m5.test>"
+
+
+def test_with_changes_validates_like_a_file() -> None:
+    settings = load_settings(None, env={})
+    changed = settings.with_changes(delivery=settings.delivery.with_changes(concurrency=9))
+    assert (changed.delivery.concurrency, settings.delivery.concurrency) == (9, 4)
+    with pytest.raises(ValidationError):
+        settings.delivery.with_changes(concurrency=0)
+    with pytest.raises(ValidationError):
+        settings.delivery.with_changes(concurency=9)
+
+
+class FutureSection(Section):
+    """Types no setting has today, so that the next one that needs them just works."""
+
+    tags: tuple[str, ...] = setting(("a",), "a tuple of texts")
+    limit: int | None = setting(None, "a number or nothing", ge=1, le=10)
+    maybe_tags: tuple[str, ...] | None = setting(None, "a tuple of texts or nothing")
+
+
+class FutureRoot(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="M5_", env_nested_delimiter="__")
+    optional: FutureSection = FutureSection()
+
+
+def test_tuple_and_optional_settings_read_from_env_and_file() -> None:
+    env = {"M5_OPTIONAL__TAGS": "x, y", "M5_OPTIONAL__LIMIT": "3", "M5_OPTIONAL__MAYBE_TAGS": "z"}
+    from_env = FutureRoot.model_validate(MappingEnvSource(FutureRoot, env)()).optional
+    assert (from_env.tags, from_env.limit, from_env.maybe_tags) == (("x", "y"), 3, ("z",))
+    from_file = FutureSection.model_validate({"tags": ["p"], "limit": None})
+    assert (from_file.tags, from_file.limit, from_file.maybe_tags) == (("p",), None, None)
+    with pytest.raises(ValidationError) as caught:
+        FutureSection.model_validate({"limit": 11})
+    assert caught.value.errors()[0]["type"] == "less_than_equal"

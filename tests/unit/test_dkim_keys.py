@@ -80,10 +80,13 @@ def test_keys_alone_and_from_the_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (DkimSettings("m5.test"), "no key is; set selector and private_key_file"),
-        (DkimSettings("m5.test", "mail"), "selector and private_key_file go together"),
-        (DkimSettings("m5.test", keys=["just-a-path.pem"]), "is not SELECTOR:FILE"),
-        (DkimSettings("m5.test", keys=["a:x.pem", "a:y.pem"]), "selector a is given twice"),
+        (DkimSettings(domain="m5.test"), "no key is; set selector and private_key_file"),
+        (
+            DkimSettings(domain="m5.test", selector="mail"),
+            "selector and private_key_file go together",
+        ),
+        (DkimSettings(domain="m5.test", keys=["just-a-path.pem"]), "is not SELECTOR:FILE"),
+        (DkimSettings(domain="m5.test", keys=["a:x.pem", "a:y.pem"]), "selector a is given twice"),
     ],
     ids=["no-key", "half-a-key", "no-selector", "same-selector"],
 )
@@ -94,9 +97,9 @@ def test_key_mistakes_are_named(settings: DkimSettings, message: str) -> None:
 
 def test_unreadable_second_key_names_its_file(tmp_path: Path) -> None:
     settings = DkimSettings(
-        "m5.test",
-        "rsa",
-        write_pem(tmp_path / "rsa.pem", rsa_key()[0]),
+        domain="m5.test",
+        selector="rsa",
+        private_key_file=write_pem(tmp_path / "rsa.pem", rsa_key()[0]),
         keys=[f"ed:{tmp_path / 'missing.pem'}"],
     )
     with pytest.raises(ConfigError, match=r"cannot read .*missing\.pem"):

@@ -100,11 +100,15 @@ def test_signer_is_loaded_from_config(tmp_path: Path) -> None:
         )
     )
     assert load_signer(DkimSettings()) is None
-    signer = load_signer(DkimSettings("m5.test", "mail", str(pem)))
+    signer = load_signer(DkimSettings(domain="m5.test", selector="mail", private_key_file=str(pem)))
     assert isinstance(signer, DkimSigner)
     assert [(k.selector, k.algorithm) for k in signer.keys] == [("mail", "ed25519-sha256")]
     with pytest.raises(ConfigError, match="cannot read"):
-        load_signer(DkimSettings("m5.test", "mail", str(tmp_path / "absent.pem")))
+        load_signer(
+            DkimSettings(
+                domain="m5.test", selector="mail", private_key_file=str(tmp_path / "absent.pem")
+            )
+        )
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     pem.write_bytes(
         small.private_bytes(
@@ -114,7 +118,7 @@ def test_signer_is_loaded_from_config(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(ConfigError, match="2048 bits or more"):
-        load_signer(DkimSettings("m5.test", "mail", str(pem)))
+        load_signer(DkimSettings(domain="m5.test", selector="mail", private_key_file=str(pem)))
 
 
 def test_fast_tokens_are_exactly_itsdangerous_tokens() -> None:

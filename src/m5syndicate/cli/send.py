@@ -259,7 +259,7 @@ def preview(
         recipient = sample_recipient(lang or settings.site.language)
     edition = edition_to_show(runtime.engine, cadence, runtime.clock(), settings)
     inert = None
-    if not settings.web.secret_key:
+    if not settings.web.secret_key.get_secret_value():
         click.echo("note: M5_SECRET_KEY is unset; the links in this preview do not work", err=True)
         inert = LinkSigner(settings.site.public_url, "preview only")
     parts = runtime.send_parts(runtime.new_transport(), inert)

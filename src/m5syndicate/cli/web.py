@@ -20,7 +20,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     runtime = obj.runtime()
     obj.warn_about_setup(runtime.settings)
     settings = runtime.settings.web
-    if not settings.secret_key:
+    if not settings.secret_key.get_secret_value():
         raise ConfigError(
             "serve: M5_SECRET_KEY is not set; the subscription pages sign links and forms "
             f"with it. Set it to a long random value ({MAKE_SECRET_KEY}) and keep it "

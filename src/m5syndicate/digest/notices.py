@@ -47,7 +47,7 @@ class Notices:
             subscriber.id,
             subscriber.token_version,
             self.settings.site.public_url,
-            self.settings.web.secret_key,
+            self.settings.web.secret_key.get_secret_value(),
         )
         context = {
             "preferences_url": links.preferences_url,

@@ -49,7 +49,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def authorized(request: Request) -> bool:
-    expected = runtime_of(request).settings.web.admin_token
+    expected = runtime_of(request).settings.web.admin_token.get_secret_value()
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if not expected or scheme.lower() != "bearer":
         return False
@@ -61,7 +61,7 @@ def admin(handler: Handler) -> Handler:
 
     async def guarded(request: Request) -> Response:
         if not authorized(request):
-            if not runtime_of(request).settings.web.admin_token:
+            if not runtime_of(request).settings.web.admin_token.get_secret_value():
                 return error(401, "api: the admin API is off; set M5_ADMIN_TOKEN to enable it")
             return error(401, "api: send Authorization: Bearer <M5_ADMIN_TOKEN>")
         try:

@@ -40,7 +40,7 @@ def secret_matches(request: Request, expected: str) -> bool:
 
 async def wordpress_hook(request: Request) -> Response:
     runtime = runtime_of(request)
-    if not secret_matches(request, runtime.settings.web.webhook_secret):
+    if not secret_matches(request, runtime.settings.web.webhook_secret.get_secret_value()):
         return JSONResponse({"error": "unknown or missing webhook secret"}, status_code=401)
     names = hook_sources(runtime, request.query_params.get("source"))
     if not names:

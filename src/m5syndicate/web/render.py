@@ -60,7 +60,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def secret_key(runtime: Runtime) -> str:
-    key = runtime.settings.web.secret_key
+    key = runtime.settings.web.secret_key.get_secret_value()
     if not key:
         raise ConfigError(
             "web: M5_SECRET_KEY is not set; the subscription pages sign their links and "
