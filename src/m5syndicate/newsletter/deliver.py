@@ -40,6 +40,7 @@ from m5syndicate.newsletter.links import LinkSigner
 from m5syndicate.newsletter.transport import Transport
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.deliveries import Outcome
 
 HARD_BOUNCE = re.compile(r"\b5\.1\.\d{1,3}\b")
@@ -364,7 +365,7 @@ class EditionRun:
             batch = ledger.claim_batch(conn, self.edition.id or 0, self.worker, now, lease, limit)
             ids = [recipient.subscriber_id for recipient in batch]
             self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
-            self.suppressed |= ledger.suppressed_among(conn, [r.email for r in batch])
+            self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
         return batch
 
     def next_due(self) -> datetime | None:
