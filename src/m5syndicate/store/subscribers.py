@@ -388,10 +388,13 @@ def suppress_addresses(
     ]
     if not rows:
         return 0
-    statement = insert_on_conflict(conn, suppressions).on_conflict_do_nothing(
-        index_elements=["email_hash"]
+    statement = (
+        insert_on_conflict(conn, suppressions)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["email_hash"])
+        .returning(suppressions.c.id)  # only the rows written (rowcount is -1 on psycopg)
     )
-    return int(conn.execute(statement, rows).rowcount or 0)
+    return len(conn.execute(statement).all())
 
 
 # -- bulk import --------------------------------------------------------------------------
