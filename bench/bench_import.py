@@ -28,9 +28,9 @@ import sqlalchemy
 from machine import cpu_model
 
 from m5syndicate import __version__
-from m5syndicate.newsletter.csvio import import_subscribers
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.migrate import upgrade
+from m5syndicate.subscribers.csvio import import_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "email,language,cadence,categories,name,confirmed\n"

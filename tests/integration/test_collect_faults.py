@@ -43,10 +43,11 @@ def upstream() -> Iterator[Upstream]:
 
 
 FAULTS: dict[str, tuple[Fault, str]] = {
-    "500": (status(500), "HTTP 500 Internal Server Error; the next check will retry"),
-    "404": (status(404), "HTTP 404 Not Found; check the source's url"),
-    "slow": (slow(1.5), "no answer within 0.3s; the server is slow or down"),
-    "oversized": (oversized(1), "the body is larger than 1 MiB; raise [collect] max_body_mb"),
+    # The reason first, then the URL, then what to do.
+    "500": (status(500), "collect: HTTP 500 Internal Server Error from http"),
+    "404": (status(404), "collect: HTTP 404 Not Found from http"),
+    "slow": (slow(1.5), "collect: no answer within 0.3s (timeout_seconds) from http"),
+    "oversized": (oversized(1), "collect: the body is larger than 1 MiB from http"),
     "gzip bomb": (oversized(1, compressed=True), "the body is larger than 1 MiB"),
     "invalid JSON": (raw(b'[{"id": 1,'), "is not JSON"),
     "not a list": (raw(b'{"code": "rest_no_route"}'), "is not a list of posts"),

@@ -15,8 +15,10 @@ from m5syndicate.models import utcnow
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 from tests.conftest import REPO
-from tests.digests import SECRET, add_subscribers, make_article, store_articles
+from tests.digests import add_subscribers, make_article, store_articles
 from tests.smtpd import Faults, FaultySMTPServer
+
+SECRET = "send-cli-test-secret-key-0123456789abcdef"
 
 
 def send_env(engine: Engine, smtp_url: str, **extra: str) -> dict[str, str]:

@@ -19,11 +19,11 @@ from m5syndicate.errors import (
     SchemaBehind,
 )
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import roster
 from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.migrate import upgrade
 from m5syndicate.store.schema import suppressions
+from m5syndicate.subscribers import roster
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -12,10 +12,11 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.errors import NotFound
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import roster
-from m5syndicate.newsletter.csvio import export_subscribers, import_subscribers
-from m5syndicate.newsletter.links import make_token
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import export_subscribers, import_subscribers
+from m5syndicate.subscribers.links import make_token
+from m5syndicate.subscribers.subscriptions import (
     Consent,
     Preferences,
     add_subscriber,
@@ -26,7 +27,6 @@ from m5syndicate.newsletter.subscriptions import (
     subscriber_for_token,
     unsubscribe,
 )
-from m5syndicate.store import subscribers as subscriber_store
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 WEB = Consent("web", "2026-11", "198.51.100.7", "Firefox")

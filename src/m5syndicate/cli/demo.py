@@ -64,7 +64,7 @@ def demo(folder: Path) -> None:
     click.echo(
         "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
         f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} serve\n"
-        "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
+        "  then open http://127.0.0.1:8080/ (confirmation mails land in "
         f"{report.folder / 'outbox' / 'new'})\n"
         "Or run the whole service (web + scheduler: collect, feeds, digests on schedule):\n"
         f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} run"

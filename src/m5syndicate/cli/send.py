@@ -13,10 +13,7 @@ import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.config import CADENCES
-from m5syndicate.errors import DeliveryError, InputError
-from m5syndicate.newsletter.deliver import Progress, SendOptions, SendReport, send_due
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.preview import (
+from m5syndicate.delivery.preview import (
     EditionPlan,
     edition_to_show,
     plan_send,
@@ -25,8 +22,11 @@ from m5syndicate.newsletter.preview import (
     sample_recipient,
     send_test,
 )
+from m5syndicate.delivery.send import Progress, SendOptions, SendReport, send_due
+from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.subscribers.links import LinkSigner
 
 FAILURES_SHOWN = 50
 
@@ -61,6 +61,8 @@ def send(
     Shows progress and a summary; exit code 3 when some deliveries failed permanently.
     """
     runtime = obj.runtime()
+    if not dry_run:
+        obj.warn_about_setup(runtime.settings)
     migrate.require_current(runtime.engine)
     cadences = (cadence,) if cadence else CADENCES
     if dry_run:
@@ -81,13 +83,8 @@ async def run_send(runtime: Runtime, options: SendOptions) -> SendReport:
     runtime.link_signer  # noqa: B018 -- fails early, saying how, when M5_SECRET_KEY is unset
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    transport = runtime.new_transport()
-    try:
-        return await send_due(
-            runtime.send_parts(transport), runtime.clock(), options, stop, ProgressLine()
-        )
-    finally:
-        await transport.close()
+    async with runtime.sending() as parts:
+        return await send_due(parts, runtime.clock(), options, stop, ProgressLine())
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -258,10 +255,11 @@ def preview(
     else:
         recipient = sample_recipient(lang or settings.site.language)
     edition = edition_to_show(runtime.engine, cadence, runtime.clock(), settings)
+    inert = None
     if not settings.web.secret_key:
         click.echo("note: M5_SECRET_KEY is unset; the links in this preview do not work", err=True)
-        runtime.link_signer = LinkSigner(settings.site.public_url, "preview only")
-    parts = runtime.send_parts(runtime.new_transport())
+        inert = LinkSigner(settings.site.public_url, "preview only")
+    parts = runtime.send_parts(runtime.new_transport(), inert)
     shown = render_preview(parts, edition, recipient, runtime.clock())
     target = out or Path("var/preview") / f"{edition.slug}-{recipient.language}.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,16 +12,16 @@ from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.csvio import Defaults, export_subscribers, import_subscribers
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.runtime import Runtime
+from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import Defaults, export_subscribers, import_subscribers
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     Consent,
     add_subscriber,
     request_confirmation,
 )
-from m5syndicate.runtime import Runtime
-from m5syndicate.store import migrate
 
 
 @main.group()
@@ -75,9 +75,7 @@ def add(
     if outcome == "added" and not confirmed and new_id is not None:
         confirmation = request_confirmation(runtime.engine, new_id, now)
         if confirmation is not None:
-            mail = notices.confirmation_mail(
-                runtime.email_templates, runtime.settings, confirmation, now
-            )
+            mail = runtime.notices.confirmation(confirmation, now)
             asyncio.run(runtime.transport.send(mail))
             click.echo(f"{email}: confirmation mail sent; pending until confirmed")
 

@@ -28,9 +28,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from m5syndicate import __version__
 from m5syndicate.errors import M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter import roster
-from m5syndicate.newsletter.roster import MAX_PAGE
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.runtime import Runtime
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.roster import MAX_PAGE
+from m5syndicate.subscribers.subscriptions import (
     MAX_EMAIL,
     MAX_NAME,
     Consent,
@@ -38,7 +39,6 @@ from m5syndicate.newsletter.subscriptions import (
     clean_text,
     request_confirmation,
 )
-from m5syndicate.runtime import Runtime
 from m5syndicate.web import apidocs
 from m5syndicate.web.api_models import (
     Added,

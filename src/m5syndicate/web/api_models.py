@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     MAX_CATEGORIES,
     MAX_EMAIL,

@@ -13,12 +13,15 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 
 from m5syndicate.errors import M5Error
+from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, feeds, health, ops, pages
 from m5syndicate.web.statuses import http_status
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None) -> Starlette:
+    """The app on `runtime`; `scheduler` is given by `run` (its state shows in /healthz)."""
+    redact_access_log()
     app = Starlette(
         routes=[
             *health.routes(),
@@ -33,6 +36,7 @@ def create_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.scheduler = scheduler
     return app
 
 

@@ -1,9 +1,13 @@
 """`GET /archive/` and `GET /archive/{edition}?lang=tr`: every sent edition, as the
-digest looks in mail (the "view in browser" link of each message)."""
+digest looks in mail (the "view in browser" link of each message).
+
+An article withdrawn upstream since the edition went out keeps its place, marked
+withdrawn, with nothing of it shown (no title, text, image or link)."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from markupsafe import escape
 from starlette.requests import Request
@@ -11,14 +15,18 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.config import LANGUAGES
+from m5syndicate.digest.editions import Selection
+from m5syndicate.digest.render import DigestPage, digest_page, local_date, render_mail
 from m5syndicate.errors import NotFound
-from m5syndicate.models import Edition
-from m5syndicate.newsletter.editions import Selection
-from m5syndicate.newsletter.render import digest_page, local_date, render_mail
+from m5syndicate.models import Article, Edition
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import editions as edition_store
 
 CACHE = "public, max-age=300"
+WITHDRAWN_MARK = {
+    "tr": "Bu haber yayıncısı tarafından yayından kaldırıldı.",
+    "en": "This story has been withdrawn by its publisher.",
+}
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -74,6 +82,7 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     if not shown:
         raise NotFound(f"archive: edition {edition.slug} has no articles in {language!r}")
     page = digest_page(edition, Selection(shown, frozenset(), 0), language, runtime.settings.site)
+    mark_withdrawn(page, shown, language)
     subscribe = f"{page.public_url}/subscribe"
     context = {
         **page.context(),
@@ -83,6 +92,25 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     }
     html = render_mail(runtime.email_templates, "digest", language, context).html
     return html or ""
+
+
+def mark_withdrawn(page: DigestPage, shown: tuple[Article, ...], language: str) -> None:
+    """Withdrawn articles keep their place in the edition, shown only as withdrawn (the
+    digest template links nothing when an article has no URL)."""
+    mark = WITHDRAWN_MARK.get(language, WITHDRAWN_MARK["en"])
+    for index, article in enumerate(shown):
+        if article.status == "withdrawn":
+            page.articles[index] = replace(
+                page.articles[index],
+                title=mark,
+                url="",
+                summary="",
+                image_url="",
+                image_alt="",
+                categories=[],
+                author="",
+                updated=False,
+            )
 
 
 def routes() -> list[BaseRoute]:

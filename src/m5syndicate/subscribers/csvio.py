@@ -25,14 +25,14 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.errors import InputError
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers.subscriptions import (
     MAX_NAME,
     Preferences,
     check_preferences,
     clean_text,
     normalize_email,
 )
-from m5syndicate.store import subscribers as subscriber_store
 
 IMPORT_COLUMNS = ("email", "language", "cadence", "categories", "name", "confirmed")
 EXPORT_COLUMNS = (

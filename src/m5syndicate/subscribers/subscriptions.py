@@ -24,10 +24,10 @@ from sqlalchemy.engine import Connection, Engine
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import ConstraintViolation, InputError
 from m5syndicate.models import Category, Subscriber
-from m5syndicate.newsletter import tokens
-from m5syndicate.newsletter.links import verify_token
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers import tokens
+from m5syndicate.subscribers.links import verify_token
 
 # RFC 5322 dot-atom of ASCII characters, at most 64 long: what email-validator accepts
 # unchanged as a local part (it lowercases only the mailbox names below).
