@@ -76,6 +76,11 @@ class CollectSettings:
         ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"],
         "theme text removed from articles (a paragraph equal to one, or starting a tail)",
     )
+    category_languages: list[str] = setting(
+        ["defence-news=en"],
+        "slug=language: articles in that category are in that language, whatever the "
+        "source or the page says (a post's own multilingual-plugin field still wins)",
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,9 @@ class SourceSettings:
     url: str = setting("", "API root, feed or section URL; a folder path for directory")
     every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
     categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
-    language: str = setting("", "language of its articles when they do not say (tr or en)")
+    language: str = setting(
+        "", "language of its articles (tr or en), unless the post or its category says another"
+    )
     enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
 
     @property
@@ -429,6 +436,7 @@ def validate(settings: Settings, where: str) -> None:
         ) from None
     check_database_url(settings.database.url, where)
     check_clock(settings.newsletter.daily_at, f"{where}: [newsletter] daily_at")
+    check_category_languages(settings.collect.category_languages, where)
     for key in ("catch_up_grace", "leader_check"):
         try:
             parse_duration(getattr(settings.schedule, key))
@@ -459,6 +467,16 @@ def check_database_url(url: str, where: str) -> None:
             f"config: {where}: [database] url: {redact_url(url)!r} is not a supported URL; "
             "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db"
         )
+
+
+def check_category_languages(entries: list[str], where: str) -> None:
+    for entry in entries:
+        slug, sep, lang = entry.partition("=")
+        if not sep or not slug.strip() or lang.strip() not in LANGUAGES:
+            raise ConfigError(
+                f"config: {where}: [collect] category_languages: {entry!r} is not "
+                f'slug=language; write it like "defence-news=en" ({" or ".join(LANGUAGES)})'
+            )
 
 
 def check_clock(text: str, place: str) -> None:

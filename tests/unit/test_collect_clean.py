@@ -102,18 +102,6 @@ def test_summary_cuts_at_a_word_and_drops_wordpress_ellipsis() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("Yeni korvet, liman kabul testlerinin ardından ilk seyir testlerine çıktı ve bu", "tr"),
-        ("The leaders will meet in Sochi on Monday to discuss the agreements of the past", "en"),
-        ("Erdoğan, Türkiye", "xx"),
-    ],
-)
-def test_language_is_guessed_only_when_clear(text: str, language: str) -> None:
-    assert clean.guess_language(text, "xx") == language
-
-
-@pytest.mark.parametrize(
     ("body", "content_type"),
     [
         ("“Çelik” İstanbul’da ığş".encode("cp1254"), "text/html; charset=ISO-8859-9"),
