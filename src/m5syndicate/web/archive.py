@@ -1,5 +1,11 @@
 """`GET /archive/` and `GET /archive/{edition}?lang=tr`: every sent edition, as the
-digest looks in mail (the "view in browser" link of each message)."""
+digest looks in mail (the "view in browser" link of each message).
+
+Archive pages carry the same safety headers and Content-Security-Policy as every other
+page (``web.render.HEADERS``): no script runs, nothing is framed, no form posts
+elsewhere. Two differences: they may be cached (they never change once sent), and the
+policy lets the articles' photos load (``img-src`` http(s); the digest shows them).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,14 @@ from m5syndicate.newsletter.editions import Selection
 from m5syndicate.newsletter.render import digest_page, local_date, render_mail
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import editions as edition_store
+from m5syndicate.web.render import HEADERS
 
 CACHE = "public, max-age=300"
+ARCHIVE_HEADERS = {
+    **HEADERS,
+    "Cache-Control": CACHE,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; img-src https: http:",
+}
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -42,7 +54,7 @@ async def archive_index(request: Request) -> HTMLResponse:
         f"<title>{title}</title></head><body><h1>{title}</h1>"
         f"<ul>{items or '<li>-</li>'}</ul></body></html>"
     )
-    return HTMLResponse(body, headers={"Cache-Control": CACHE})
+    return HTMLResponse(body, headers=ARCHIVE_HEADERS)
 
 
 def sent_editions(runtime: Runtime) -> list[Edition]:
@@ -57,7 +69,7 @@ async def archive_edition(request: Request) -> HTMLResponse:
     if language not in LANGUAGES:
         language = runtime.settings.site.language
     edition = await asyncio.to_thread(sent_edition, runtime, slug)
-    return HTMLResponse(edition_html(runtime, edition, language), headers={"Cache-Control": CACHE})
+    return HTMLResponse(edition_html(runtime, edition, language), headers=ARCHIVE_HEADERS)
 
 
 def sent_edition(runtime: Runtime, slug: str) -> Edition:
