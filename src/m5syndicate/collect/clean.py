@@ -97,9 +97,7 @@ def sanitize(fragment: str, base_url: str) -> str:
     )
 
 
-# NUL and the C0 controls lxml refuses ("All strings must be XML compatible"); lone
-# surrogates, which cannot be encoded at all.
-XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff]")
+XML_UNSAFE = embeds.XML_UNSAFE
 # A WordPress shortcode left in the text: "[m5_reklam id="3"]", "[/x]", "[gallery]".
 # Bracketed prose ("[sic]", "[1]", "[…]") is not one: a bare name needs a _ or -, or to
 # be one WordPress ships, else an attribute (name=...) or a closing slash.
@@ -123,7 +121,8 @@ BLOCK_TAG = re.compile(
 def plain_text(fragment: str) -> str:
     text = BLOCK_TAG.sub(" ", re.sub(r"<!--.*?(-->|$)", "", fragment, flags=re.S))
     text = re.sub(r"<[^>]+>", "", text)
-    return re.sub(r"\s+", " ", drop_shortcodes(html.unescape(text))).strip()
+    text = XML_UNSAFE.sub("", drop_shortcodes(html.unescape(text)))
+    return re.sub(r"\s+", " ", text).strip()
 
 
 # What a summary never shows: captions, embeds' titles, figures, tables, code.
@@ -163,7 +162,8 @@ def category_from_name(name: str, slug: str = "") -> Category:
 
 
 def content_hash(title: str, content_html: str) -> str:
-    return hashlib.sha256(f"{title}\x00{content_html}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate in a caller's text changes the hash, never raises
+    return hashlib.sha256(f"{title}\x00{content_html}".encode(errors="surrogatepass")).hexdigest()
 
 
 def finish(
@@ -304,15 +304,16 @@ def apply_url_policy(root: lxml_html.HtmlElement) -> None:
             if safe is None:
                 del element.attrib[name]
             elif safe != value:
-                element.set(name, safe)
+                element.set(name, XML_UNSAFE.sub("", safe))
 
 
 def drop_shortcodes_in(root: lxml_html.HtmlElement) -> None:
     for element in root.iter():
+        # XML_UNSAFE again: libxml2 decodes "&#1;" into text that lxml then refuses to set.
         if element.text:
-            element.text = drop_shortcodes(element.text)
+            element.text = XML_UNSAFE.sub("", drop_shortcodes(element.text))
         if element.tail and element is not root:
-            element.tail = drop_shortcodes(element.tail)
+            element.tail = XML_UNSAFE.sub("", drop_shortcodes(element.tail))
 
 
 def resolve_lazy_images(root: lxml_html.HtmlElement) -> None:
@@ -333,7 +334,7 @@ def resolve_lazy_images(root: lxml_html.HtmlElement) -> None:
         if not urls.safe_url(src):  # none, a data: placeholder, or a scheme we refuse
             img.drop_tree()
         else:
-            img.set("src", src)
+            img.set("src", XML_UNSAFE.sub("", src))
 
 
 def largest_candidate(srcset: str) -> str:

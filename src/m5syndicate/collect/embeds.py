@@ -16,6 +16,9 @@ from lxml import html as lxml_html
 
 from m5syndicate.collect import urls
 
+# NUL and the C0 controls lxml refuses ("All strings must be XML compatible"); lone
+# surrogates, which cannot be encoded at all.
+XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MARK = "data-m5-embed"  # set on what we made, for the tail rule; the sanitizer drops it
 YOUTUBE_ID = re.compile(r"^[\w-]{6,20}$")
 PLAYERS = ("iframe", "video", "embed", "object")
@@ -24,7 +27,7 @@ PLAYERS = ("iframe", "video", "embed", "object")
 def replace_embeds(root: lxml_html.HtmlElement) -> None:
     linked: set[str] = set()  # an <object> and the <embed> inside it: one link
     for block in list(root.iter("figure", "div")):
-        if "wp-block-embed" in (block.get("class") or "") and block.getparent() is not None:
+        if "wp-block-embed" in (block.get("class") or "").split() and block.getparent() is not None:
             replace_block(block, linked)
     for player in list(root.iter(*PLAYERS)):
         if player.getparent() is not None:
@@ -34,7 +37,7 @@ def replace_embeds(root: lxml_html.HtmlElement) -> None:
 def replace_block(block: lxml_html.HtmlElement, linked: set[str]) -> None:
     """A WordPress embed block: its player (or the bare URL it holds) -> a link."""
     player = next(block.iter(*PLAYERS), None)
-    url = player_url(player) if player is not None else urls.safe_absolute_url(block.text_content())
+    url = player_url(player) if player is not None else bare_url(block)
     if not url:
         return  # nothing we can link: the sanitizer keeps its caption, if any
     caption = block.find(".//figcaption")
@@ -43,6 +46,16 @@ def replace_block(block: lxml_html.HtmlElement, linked: set[str]) -> None:
     linked.add(url)
     block.addprevious(video_link(url, title or url, poster(player)))
     block.drop_tree()
+
+
+def bare_url(block: lxml_html.HtmlElement) -> str:
+    """The URL an embed block holds as text (oEmbed not run), as a watch URL."""
+    wrapper = next(
+        (d for d in block.iter("div") if "wp-block-embed__wrapper" in (d.get("class") or "")),
+        None,
+    )
+    words = (wrapper if wrapper is not None else block).text_content().split()
+    return watch_url(urls.safe_absolute_url(words[0])) if words else ""
 
 
 def replace_player(player: lxml_html.HtmlElement, linked: set[str]) -> None:
@@ -99,6 +112,7 @@ def poster(player: lxml_html.HtmlElement | None) -> str:
 
 
 def video_link(url: str, title: str, poster_url: str) -> lxml_html.HtmlElement:
+    url, title, poster_url = (XML_UNSAFE.sub("", text) for text in (url, title, poster_url))
     figure = lxml_html.Element("figure", {MARK: "1"})
     link = lxml_html.Element("a", {"href": url})
     if poster_url:
