@@ -109,6 +109,16 @@ class FeedsSettings:
     max_age: int = setting(300, "Cache-Control max-age, in seconds, of served feeds")
     languages: list[str] = setting(["tr", "en"], "one feed of everything per language")
     categories: list[str] = setting(["defence-news", "one-cikan"], "one feed per category slug")
+    category_names: list[str] = setting(
+        [
+            "one-cikan:tr=Öne Çıkan",
+            "one-cikan:en=Featured",
+            "defence-news:en=Defence News",
+        ],
+        "slug:language=Name: a category's name in each language, for feed titles and labels "
+        "(else the name the site gives it); a category feed speaks the site's language if "
+        "its category has a name in it, else the first language it has one in",
+    )
 
 
 @dataclass(frozen=True)
@@ -437,6 +447,7 @@ def validate(settings: Settings, where: str) -> None:
     check_database_url(settings.database.url, where)
     check_clock(settings.newsletter.daily_at, f"{where}: [newsletter] daily_at")
     check_category_languages(settings.collect.category_languages, where)
+    check_category_names(settings.feeds.category_names, where)
     for key in ("catch_up_grace", "leader_check"):
         try:
             parse_duration(getattr(settings.schedule, key))
@@ -476,6 +487,17 @@ def check_category_languages(entries: list[str], where: str) -> None:
             raise ConfigError(
                 f"config: {where}: [collect] category_languages: {entry!r} is not "
                 f'slug=language; write it like "defence-news=en" ({" or ".join(LANGUAGES)})'
+            )
+
+
+def check_category_names(entries: list[str], where: str) -> None:
+    for entry in entries:
+        key, sep, name = entry.partition("=")
+        slug, colon, lang = key.partition(":")
+        if not (sep and colon and slug.strip() and name.strip()) or lang.strip() not in LANGUAGES:
+            raise ConfigError(
+                f"config: {where}: [feeds] category_names: {entry!r} is not "
+                f'slug:language=Name; write it like "one-cikan:en=Featured"'
             )
 
 

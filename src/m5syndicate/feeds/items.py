@@ -91,7 +91,10 @@ def feed_item(article: Article, meta: FeedMeta) -> FeedItem:
         image_url=image,
         image_type=image_type(image),
         categories=tuple(
-            ItemCategory(one_line(c.slug), one_line(c.name) or one_line(c.slug))
+            ItemCategory(
+                one_line(c.slug),
+                one_line(meta.category_label(c.slug, article.language, c.name)) or one_line(c.slug),
+            )
             for c in article.categories
             if one_line(c.slug)
         ),
