@@ -45,8 +45,8 @@ from sqlalchemy import insert  # noqa: E402
 
 from m5syndicate.collect.clean import content_hash  # noqa: E402
 from m5syndicate.config import SourceSettings, load_settings  # noqa: E402
+from m5syndicate.delivery.send import SendOptions, send_due  # noqa: E402
 from m5syndicate.models import Article, Category  # noqa: E402
-from m5syndicate.newsletter.deliver import SendOptions, send_due  # noqa: E402
 from m5syndicate.runtime import Runtime  # noqa: E402
 from m5syndicate.store import articles as article_store  # noqa: E402
 from m5syndicate.store import migrate, sources  # noqa: E402

@@ -14,14 +14,14 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.clean import content_hash
 from m5syndicate.config import Settings, SourceSettings, load_settings
+from m5syndicate.delivery.send import SendOptions, SendParts, SendReport, send_due
+from m5syndicate.digest.templates import email_environment
+from m5syndicate.mail.transport import Transport
 from m5syndicate.models import Article, Category, Subscriber
-from m5syndicate.newsletter.deliver import SendOptions, SendParts, SendReport, send_due
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.templates import email_environment
-from m5syndicate.newsletter.transport import Transport
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import sources
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers.links import LinkSigner
 
 # 2026-11-28 09:00 in Istanbul, after the 07:00 daily run.
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ count duplicates.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers import free_port
 
@@ -81,14 +82,47 @@ class FaultyHandler:
 
 
 class FaultySMTPServer:
-    """`with FaultySMTPServer(Faults(...)) as server: ... server.url`."""
+    """`with FaultySMTPServer(Faults(...)) as server: ... server.url`.
 
-    def __init__(self, faults: Faults | None = None, port: int | None = None) -> None:
+    ``starttls`` offers STARTTLS with that context, ``implicit_tls`` speaks TLS from the
+    first byte (smtps), ``login`` = (user, password) offers AUTH (after TLS only, as
+    aiosmtpd does by default) and refuses other credentials with 535."""
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        port: int | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self.handler = FaultyHandler(faults or Faults())
         self.port = port or free_port()
+        self.login = login
+        extra: dict[str, Any] = {}
+        if starttls is not None:
+            extra["tls_context"] = starttls
+        if login is not None:
+            extra["authenticator"] = self.authenticate
+            # aiosmtpd counts only STARTTLS as TLS; an smtps connection is TLS throughout.
+            extra["auth_require_tls"] = implicit_tls is None
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=10,
+            ssl_context=implicit_tls,
+            **extra,
         )
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (
+            (data.login.decode(), data.password.decode()) == self.login
+        )
+        return AuthResult(success=ok, handled=False)
 
     @property
     def url(self) -> str:

@@ -112,12 +112,11 @@ class Upstream:
         query = request.query_params
         per_page = min(int(query.get("per_page", "10")), 100)
         page = int(query.get("page", "1"))
-        chosen = self.posts
-        if "modified_after" in query:
-            since = datetime.fromisoformat(query["modified_after"]).astimezone(UTC)
-            chosen = [p for p in chosen if wp_time(p["modified_gmt"]) > since]
-        if query.get("orderby") == "modified":
-            chosen = sorted(chosen, key=lambda p: (p["modified_gmt"], p["id"]))
+        chosen = [p for p in self.posts if keep(p, query)]
+        if query.get("orderby", "date") in ("modified", "date", "id"):
+            column = {"modified": "modified_gmt", "date": "date_gmt", "id": "id"}
+            order_key = column[query.get("orderby", "date")]
+            chosen = sorted(chosen, key=lambda p: (p[order_key], p["id"]))
             if query.get("order", "desc") == "desc":
                 chosen.reverse()
         pages = max(math.ceil(len(chosen) / per_page), 1)
@@ -125,6 +124,9 @@ class Upstream:
             body = {"code": "rest_post_invalid_page_number", "data": {"status": 400}}
             return Response(json.dumps(body), 400, media_type="application/json")
         items = chosen[(page - 1) * per_page : page * per_page]
+        if "_fields" in query:
+            fields = query["_fields"].split(",")
+            items = [{k: v for k, v in item.items() if k in fields} for item in items]
         headers = {"x-wp-total": str(len(chosen)), "x-wp-totalpages": str(pages)}
         if page < pages:
             next_query = urlencode({**query, "page": str(page + 1)})
@@ -134,6 +136,26 @@ class Upstream:
         if self.paging_headers:
             response.headers.update(headers)
         return response
+
+
+def keep(post: dict[str, Any], query: Any) -> bool:
+    """WordPress's filters: ``modified_after``/``after`` (exclusive; a time without an
+    offset is the site's wall time), ``include`` and ``exclude`` (comma-separated ids)."""
+    for param, column in (("modified_after", "modified_gmt"), ("after", "date_gmt")):
+        if param in query and not wp_time(post[column]) > site_time(query[param]):
+            return False
+    if "include" in query and post["id"] not in ids(query["include"]):
+        return False
+    return not ("exclude" in query and post["id"] in ids(query["exclude"]))
+
+
+def ids(text: str) -> set[int]:
+    return {int(part) for part in text.split(",") if part}
+
+
+def site_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ISTANBUL)).astimezone(UTC)
 
 
 def conditional(request: Request, resource: Resource) -> Response:

@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from m5syndicate.config import load_settings
+from m5syndicate.mail.transport import OutboxTransport
 from m5syndicate.models import Category
-from m5syndicate.newsletter.transport import OutboxTransport
 from m5syndicate.runtime import Runtime
 from m5syndicate.store.articles import category_id
 from m5syndicate.web.app import create_app

@@ -71,6 +71,9 @@ class CollectSettings:
     overlap_minutes: int = setting(
         10, "WordPress: re-read posts modified this long before the last high-water mark"
     )
+    reconcile_every: str = setting(
+        "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
+    )
     max_backoff_minutes: int = setting(360, "longest wait after repeated failures of a source")
     boilerplate: list[str] = setting(
         ["Abone Ol", "Related Articles", "İlgili Makaleler", "Back to top button"],
@@ -81,6 +84,10 @@ class CollectSettings:
         "slug=language: articles in that category are in that language, whatever the "
         "source or the page says (a post's own multilingual-plugin field still wins)",
     )
+
+    @property
+    def reconcile_every_seconds(self) -> int:
+        return parse_duration(self.reconcile_every)
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,9 @@ class DkimSettings:
     domain: str = setting("", "d= of the signature (empty: no signing)")
     selector: str = setting("", "s= of the signature")
     private_key_file: str = setting("", "PEM file of the RSA-2048 or Ed25519 private key")
+    keys: list[str] = setting(
+        [], 'more keys, each "SELECTOR:FILE": one signature per key (RSA + Ed25519, RFC 8463)'
+    )
 
 
 @dataclass(frozen=True)
@@ -315,11 +325,19 @@ def apply_env(sections: dict[str, dict[str, Any]], env: Mapping[str, str]) -> No
                 f"config: environment variable {name}: no section {section!r}; "
                 f"allowed: {', '.join(SECTIONS)}"
             )
-        sections[section][key] = EnvValue(value)
+        sections[section][key] = EnvValue(value, name)
 
 
 class EnvValue(str):
-    """A value from the environment: always text, converted by the field's type."""
+    """A value from the environment: always text, converted by the field's type. It keeps
+    the variable's name, so that a bad value is reported as the variable, not the file."""
+
+    variable: str
+
+    def __new__(cls, value: str, variable: str) -> EnvValue:
+        text = super().__new__(cls, value)
+        text.variable = variable
+        return text
 
 
 def build_section(cls: type, values: dict[str, Any], place: str, env: Mapping[str, str]) -> Any:
@@ -330,8 +348,10 @@ def build_section(cls: type, values: dict[str, Any], place: str, env: Mapping[st
         if f is None:
             hint = difflib.get_close_matches(key, fields, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            where = f"environment variable {value.variable}" if isinstance(value, EnvValue) else ""
             raise ConfigError(
-                f"config: {place} {key}: unknown key{suggestion} (allowed: {', '.join(fields)})"
+                f"config: {where or f'{place} {key}'}: unknown key{suggestion} "
+                f"(allowed: {', '.join(fields)})"
             )
         if f.metadata.get("env_only") and not isinstance(value, EnvValue):
             env_name = ENV_SECRETS.get((place.rsplit("[", 1)[-1].rstrip("]"), f.name), "env")
@@ -346,10 +366,37 @@ def build_section(cls: type, values: dict[str, Any], place: str, env: Mapping[st
     return cls(**kwargs)
 
 
+# Tokens in links are HMACs under this key: shorter keys can be guessed offline.
+MIN_SECRET_KEY_BYTES = 32
+MAKE_SECRET_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def check_secret_key(key: str) -> None:
+    if key and len(key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"config: environment variable M5_SECRET_KEY: {len(key.encode('utf-8'))} bytes is "
+            f"too short; it signs the links in every mail and needs at least "
+            f"{MIN_SECRET_KEY_BYTES}. Make one with: {MAKE_SECRET_KEY}"
+        )
+
+
+def public_url_warnings(site: SiteSettings) -> list[str]:
+    """What an operator should fix before mailing people (shown at start, not fatal)."""
+    if site.public_url.startswith("https://"):
+        return []
+    return [
+        f"[site] public_url {site.public_url!r} is not https: mail clients only offer "
+        "one-click unsubscribe (RFC 8058) to https links, and tokens travel in clear text; "
+        'set public_url = "https://..." for production'
+    ]
+
+
 def convert(value: Any, f: dataclasses.Field[Any], place: str) -> Any:
     """Coerce one value to its field's type, or raise a ConfigError saying what is allowed."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     from_env = isinstance(value, EnvValue)
+    if isinstance(value, EnvValue):
+        place = f"environment variable {value.variable}"
     try:
         result = COERCE[kind](value, from_env)
     except (ValueError, TypeError) as exc:
@@ -445,6 +492,7 @@ def validate(settings: Settings, where: str) -> None:
             "zone; use an IANA name like Europe/Istanbul"
         ) from None
     check_database_url(settings.database.url, where)
+    check_secret_key(settings.web.secret_key)
     check_clock(settings.newsletter.daily_at, f"{where}: [newsletter] daily_at")
     check_category_languages(settings.collect.category_languages, where)
     check_category_names(settings.feeds.category_names, where)
@@ -453,6 +501,10 @@ def validate(settings: Settings, where: str) -> None:
             parse_duration(getattr(settings.schedule, key))
         except ValueError as exc:
             raise ConfigError(f"config: {where}: [schedule] {key}: {exc}") from None
+    try:
+        settings.collect.reconcile_every_seconds  # noqa: B018 -- validates the duration
+    except ValueError as exc:
+        raise ConfigError(f"config: {where}: [collect] reconcile_every: {exc}") from None
     for name in ("concurrency", "max_attempts", "lease_seconds", "batch_size", "pause_after"):
         if getattr(settings.delivery, name) < 1:
             raise ConfigError(f"config: {where}: [delivery] {name}: must be at least 1")

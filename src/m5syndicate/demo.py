@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings, load_settings
+from m5syndicate.delivery.send import SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.deliver import SendReport, send_due
-from m5syndicate.newsletter.subscriptions import Consent, Preferences, add_subscriber, subscribe
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.subscriptions import Consent, Preferences, add_subscriber, subscribe
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 DEMO_NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -72,14 +73,16 @@ def demo_secret(folder: Path) -> Path:
     path = folder.resolve() / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
         path.chmod(0o600)
     return path
 
 
 def write_demo_config(settings: Settings, folder: Path) -> Path:
-    """A config file for `serve` and friends on the demo's database and outbox."""
+    """A config file for `serve` and friends on the demo's database and outbox. Every path
+    in it is inside ``folder``, so it outlives a reinstall of the package."""
     path = folder.resolve() / "m5syndicate.toml"
+    (source,) = settings.sources
     path.write_text(
         "# Written by `m5syndicate demo`: the demo's database, outbox and feeds.\n"
         f'[database]\nurl = "{settings.database.url}"\n'
@@ -87,10 +90,18 @@ def write_demo_config(settings: Settings, folder: Path) -> Path:
         f'[feeds]\nout_dir = "{settings.feeds.out_dir}"\n'
         # So that `run` on this config collects, publishes and sends on schedule.
         '[[sources]]\nname = "demo"\ntype = "directory"\nevery = "1h"\n'
-        f'url = "{DEMO_DATA / "articles"}"\n',
+        f'url = "{source.url}"\n',
         encoding="utf-8",
     )
     return path
+
+
+def copy_articles(folder: Path) -> Path:
+    """The bundled sample articles, copied into the demo's folder (and refreshed from the
+    package on each run; articles added there by hand are kept)."""
+    target = folder.resolve() / "articles"
+    shutil.copytree(DEMO_DATA / "articles", target, dirs_exist_ok=True)
+    return target
 
 
 def demo_settings(folder: Path) -> Settings:
@@ -99,7 +110,7 @@ def demo_settings(folder: Path) -> Settings:
     secret = demo_secret(folder).read_text(encoding="utf-8").strip()
     folder = folder.resolve()
     source = SourceSettings(
-        name="demo", type="directory", url=str(DEMO_DATA / "articles"), every="1h"
+        name="demo", type="directory", url=str(copy_articles(folder)), every="1h"
     )
     return dataclasses.replace(
         defaults,
@@ -122,11 +133,8 @@ async def collect(runtime: Runtime, now: datetime) -> list[SourceReport]:
 
 
 async def send_digests(runtime: Runtime) -> SendReport:
-    transport = runtime.new_transport()
-    try:
-        return await send_due(runtime.send_parts(transport), runtime.clock())
-    finally:
-        await transport.close()
+    async with runtime.sending() as parts:
+        return await send_due(parts, runtime.clock())
 
 
 def run_demo(folder: Path) -> DemoReport:
@@ -166,8 +174,6 @@ def demo_visitor(runtime: Runtime, now: datetime) -> Path | None:
     outcome = subscribe(runtime.engine, DEMO_VISITOR, Preferences("en"), now, consent)
     if outcome.confirmation is None:
         return None
-    mail = notices.confirmation_mail(
-        runtime.email_templates, runtime.settings, outcome.confirmation, now
-    )
+    mail = runtime.notices.confirmation(outcome.confirmation, now)
     reply = asyncio.run(runtime.transport.send(mail))  # the outbox says "250 written NAME"
     return Path(runtime.settings.delivery.outbox_dir) / "new" / reply.split()[-1]

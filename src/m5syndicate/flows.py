@@ -1,24 +1,45 @@
-"""Use cases that chain others, shared by the CLI, the scheduler and the webhook.
+"""Use cases that chain others, shared by the CLI, the scheduler and the webhook; each
+takes the parts it needs, never the whole runtime.
 
 - `collect_cycle`: collect what is due, then rebuild (and WebSub-ping) the feeds that
   changed. Feeds are rebuilt only when a collection stored something new or updated;
   `publish_feeds` itself rewrites only the files whose bytes changed.
-- `collect_and_notify`: a collect cycle, then the instant edition when it brought
-  something (`send_due` finds nothing to send unless a breaking article arrived).
-- `send_now`: `send_due` with a transport opened and closed in the caller's loop, its
-  outcome counted in the metrics.
+- `collect_and_notify`: one collect cycle at a time (the scheduler's and the webhook's),
+  then the instant edition when it brought something (`send_due` finds nothing to send
+  unless a breaking article arrived).
+- `send_now`: `send_due` with a transport opened and closed in the caller's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
+
+from m5syndicate.collect.fetcher import Fetcher
 from m5syndicate.collect.refresh import SourceReport, refresh_due
+from m5syndicate.config import Settings
+from m5syndicate.delivery.send import SendOptions, SendParts, SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
-from m5syndicate.newsletter.deliver import SendOptions, SendReport, send_due
-from m5syndicate.runtime import Runtime
+from m5syndicate.metrics import Metrics
+
+# Opens a transport in the caller's event loop and closes it afterwards.
+OpenSending = Callable[[], AbstractAsyncContextManager[SendParts]]
+
+
+@dataclass(frozen=True)
+class CollectParts:
+    """What a collect cycle needs, built by the runtime."""
+
+    engine: Engine
+    fetcher: Fetcher
+    settings: Settings
+    metrics: Metrics
+    lock: asyncio.Lock  # one collection at a time in this process
 
 
 @dataclass
@@ -37,44 +58,43 @@ class CycleReport:
 
 
 async def collect_cycle(
-    runtime: Runtime, now: datetime, *, only: str | None = None, force: bool = False
+    parts: CollectParts, now: datetime, *, only: str | None = None, force: bool = False
 ) -> CycleReport:
-    settings = runtime.settings
-    sources = await refresh_due(
-        runtime.engine, runtime.fetcher, settings, now, only=only, force=force
-    )
+    settings = parts.settings
+    sources = await refresh_due(parts.engine, parts.fetcher, settings, now, only=only, force=force)
     report = CycleReport(sources, None)
-    count_collection(runtime, sources)
+    count_collection(parts.metrics, sources)
     if report.changed_article_ids:
         report.feeds = await asyncio.to_thread(
-            publish_feeds, runtime.engine, settings.feeds, settings.site
+            publish_feeds, parts.engine, settings.feeds, settings.site
         )
     return report
 
 
 async def collect_and_notify(
-    runtime: Runtime, stopping: asyncio.Event, *, only: str | None = None
+    parts: CollectParts,
+    sending: OpenSending,
+    clock: Callable[[], datetime],
+    stopping: asyncio.Event,
+    *,
+    only: str | None = None,
 ) -> CycleReport:
-    """One collection at a time per process (the scheduler's and the webhook's)."""
-    async with runtime.collect_lock:
-        report = await collect_cycle(runtime, runtime.clock(), only=only)
+    async with parts.lock:
+        report = await collect_cycle(parts, clock(), only=only)
     if report.changed_article_ids and not stopping.is_set():
-        report.instant = await send_now(runtime, SendOptions(cadences=("instant",)), stopping)
+        instant = SendOptions(cadences=("instant",))
+        report.instant = await send_now(sending, clock(), instant, stopping)
     return report
 
 
-async def send_now(runtime: Runtime, options: SendOptions, stopping: asyncio.Event) -> SendReport:
-    transport = runtime.new_transport()
-    try:
-        report = await send_due(runtime.send_parts(transport), runtime.clock(), options, stopping)
-    finally:
-        await transport.close()
-    count_sending(runtime, report)
-    return report
+async def send_now(
+    sending: OpenSending, now: datetime, options: SendOptions, stopping: asyncio.Event
+) -> SendReport:
+    async with sending() as parts:
+        return await send_due(parts, now, options, stopping)
 
 
-def count_collection(runtime: Runtime, sources: list[SourceReport]) -> None:
-    metrics = runtime.metrics
+def count_collection(metrics: Metrics, sources: list[SourceReport]) -> None:
     for source in sources:
         if source.failed:
             metrics.fetch_errors.labels(source=source.name).inc()
@@ -82,12 +102,3 @@ def count_collection(runtime: Runtime, sources: list[SourceReport]) -> None:
         metrics.articles_collected.labels(source=source.name, kind="updated").inc(
             len(source.updated)
         )
-
-
-def count_sending(runtime: Runtime, report: SendReport) -> None:
-    metrics = runtime.metrics
-    for edition in report.editions:
-        metrics.messages_sent.labels(cadence=edition.edition.cadence).inc(edition.tally.sent)
-        metrics.smtp_replies.labels(code="250").inc(edition.tally.sent)
-        for _address, code, _reply in edition.failures:
-            metrics.smtp_replies.labels(code=str(code or "none")).inc()

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+REDACTED = "********"
+# Paths and query parameters that carry a credential: whoever reads the access log must
+# not be able to unsubscribe, confirm or edit someone, or call the webhook.
+TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|preferences|resubscribe)/)[^/?#\s]+")
+SECRET_IN_QUERY = re.compile(r"([?&](?:secret|token)=)[^&#\s]*", re.IGNORECASE)
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,3 +44,25 @@ def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
     # Their INFO lines say nothing an operator acts on (schema checks, job bookkeeping).
     for chatty in ("alembic", "apscheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def redact(path: str) -> str:
+    """A request path with its tokens and secrets replaced."""
+    return SECRET_IN_QUERY.sub(rf"\g<1>{REDACTED}", TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", path))
+
+
+class RedactAccessLog(logging.Filter):
+    """Rewrites uvicorn's access lines (args: client, method, path, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the filter on uvicorn's access logger, once, whoever configures handlers."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactAccessLog) for f in access.filters):
+        access.addFilter(RedactAccessLog())

@@ -91,7 +91,7 @@ EDITION_STATES = ("open", "sending", "paused", "done")
 
 @dataclass
 class Edition:
-    """A frozen set of articles for one cadence and period (see newsletter/editions.py)."""
+    """A frozen set of articles for one cadence and period (see digest/editions.py)."""
 
     cadence: str
     period_key: str  # daily: 2026-11-28; weekly: 2026-W48; instant: the start of its window

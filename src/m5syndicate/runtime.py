@@ -1,13 +1,16 @@
 """The one composition root: turns Settings into the concrete parts the use cases need.
 
 Only this module decides which engine, transport or template folder is used; the use
-cases receive them as arguments.
+cases receive them as arguments. It imports nothing above it (the entry points build it
+and hand its parts on) and is not changed after it is built: its parts are made once,
+on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -17,26 +20,26 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
 from m5syndicate.config import Settings
+from m5syndicate.delivery.send import SendParts
+from m5syndicate.digest.compose import Signer
+from m5syndicate.digest.notices import Notices
+from m5syndicate.digest.templates import email_environment
 from m5syndicate.feeds.cache import FeedCache
+from m5syndicate.flows import CollectParts
+from m5syndicate.mail.dkim import load_signer
+from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.mail.transport import OutboxTransport, Transport
 from m5syndicate.metrics import Metrics, StoreFigures
 from m5syndicate.models import utcnow
-from m5syndicate.newsletter.compose import Signer
-from m5syndicate.newsletter.deliver import SendParts
-from m5syndicate.newsletter.dkim import load_signer
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
-from m5syndicate.newsletter.templates import email_environment
-from m5syndicate.newsletter.transport import OutboxTransport, Transport
-from m5syndicate.scheduling.service import Service
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.status import metric_figures
+from m5syndicate.subscribers.links import LinkSigner
 
 
 @dataclass
 class Runtime:
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
-    service: Service | None = None  # set by `run`: the scheduler, for /healthz and status
 
     @cached_property
     def engine(self) -> Engine:
@@ -65,6 +68,11 @@ class Runtime:
     def dkim_signer(self) -> Signer | None:
         return load_signer(self.settings.dkim)
 
+    @cached_property
+    def notices(self) -> Notices:
+        """The account mails (confirm, welcome, goodbye), signed like the digests."""
+        return Notices(self.email_templates, self.settings, self.dkim_signer)
+
     def new_transport(self) -> Transport:
         """The configured transport; a fresh one per event loop (SMTP connections are
         bound to the loop that opened them). The caller closes it."""
@@ -80,14 +88,31 @@ class Runtime:
         loop: the web server's, or one CLI command's. Closed by ``aclose``."""
         return self.new_transport()
 
-    def send_parts(self, transport: Transport) -> SendParts:
+    def send_parts(self, transport: Transport, links: LinkSigner | None = None) -> SendParts:
+        """``links`` replaces the configured signer (a preview without M5_SECRET_KEY)."""
         return SendParts(
             engine=self.engine,
             transport=transport,
             env=self.email_templates,
             settings=self.settings,
-            links=self.link_signer,
+            links=links or self.link_signer,
             sign=self.dkim_signer,
+            metrics=self.metrics,
+        )
+
+    @contextlib.asynccontextmanager
+    async def sending(self) -> AsyncIterator[SendParts]:
+        """Send parts with a transport of this event loop, closed afterwards."""
+        transport = self.new_transport()
+        try:
+            yield self.send_parts(transport)
+        finally:
+            await transport.close()
+
+    def collect_parts(self) -> CollectParts:
+        """The fetcher is the current event loop's (``aclose`` ends it)."""
+        return CollectParts(
+            self.engine, self.fetcher, self.settings, self.metrics, self.collect_lock
         )
 
     @cached_property

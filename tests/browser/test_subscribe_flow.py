@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter import roster
+from m5syndicate.subscribers import roster
 from tests.conftest import REPO
 from tests.web_support import running_site
 

@@ -78,8 +78,7 @@ def test_collect_reports_each_source_and_exits_1_when_one_failed(
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert lines["m5dergi"].split()[1:5] == ["120", "0", "0", "ok"]
     assert lines["archive"].split()[1:5] == ["2", "0", "0", "ok"]
-    assert "FAILED: collect: unable to fetch" in lines["gone"]
-    assert "HTTP 404 Not Found" in lines["gone"]
+    assert "FAILED: collect: HTTP 404 Not Found from http" in lines["gone"]
 
     health = m5("--config", config, "sources")
     assert health.returncode == 0, health.stderr

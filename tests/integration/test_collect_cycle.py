@@ -34,7 +34,7 @@ def settings(upstream: Upstream, engine: Engine, out: Path) -> Settings:
 def cycle(runtime: Runtime, now: datetime) -> CycleReport:
     async def run() -> CycleReport:
         try:
-            return await collect_cycle(runtime, now)
+            return await collect_cycle(runtime.collect_parts(), now)
         finally:
             await runtime.aclose()
 

@@ -43,10 +43,11 @@ def upstream() -> Iterator[Upstream]:
 
 
 FAULTS: dict[str, tuple[Fault, str]] = {
-    "500": (status(500), "HTTP 500 Internal Server Error; the next check will retry"),
-    "404": (status(404), "HTTP 404 Not Found; check the source's url"),
-    "slow": (slow(1.5), "no answer within 0.3s; the server is slow or down"),
-    "oversized": (oversized(1), "the body is larger than 1 MiB; raise [collect] max_body_mb"),
+    # The reason first, then the URL, then what to do.
+    "500": (status(500), "collect: HTTP 500 Internal Server Error from http"),
+    "404": (status(404), "collect: HTTP 404 Not Found from http"),
+    "slow": (slow(1.5), "collect: no answer within 0.3s (timeout_seconds) from http"),
+    "oversized": (oversized(1), "collect: the body is larger than 1 MiB from http"),
     "gzip bomb": (oversized(1, compressed=True), "the body is larger than 1 MiB"),
     "invalid JSON": (raw(b'[{"id": 1,'), "is not JSON"),
     "not a list": (raw(b'{"code": "rest_no_route"}'), "is not a list of posts"),
@@ -112,12 +113,13 @@ def test_a_short_retry_after_does_not_undercut_the_backoff(
 
 
 def test_redirect_loop_is_bounded(engine: Engine, upstream: Upstream) -> None:
-    loop = f"{upstream.base_url}/loop"
-    upstream.fail("/loop/posts", *[redirect(loop + "/posts", 302) for _ in range(10)])
+    loop = f"{upstream.base_url}/loop/wp-json/wp/v2"
+    posts = "/loop/wp-json/wp/v2/posts"
+    upstream.fail(posts, *[redirect(loop + "/posts", 302) for _ in range(10)])
     source = SourceSettings(name="m5", type="wordpress", url=loop + "/", every="10m")
     (report,) = collect(engine, settings_for(source, max_redirects=3), NOW)
     assert "more than 3 redirects" in report.error
-    assert len(upstream.requests_to("/loop/posts")) == 4
+    assert len(upstream.requests_to(posts)) == 4
 
 
 def test_unreachable_host_is_a_clear_error(engine: Engine) -> None:

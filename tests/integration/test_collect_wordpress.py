@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,30 +81,45 @@ def test_backfill_walks_every_page_and_later_polls_are_conditional(
     (first,) = collect(engine, settings, NOW)
     assert (len(first.new), first.failed) == (250, False)
     pages = upstream.requests_to(POSTS_PATH)
-    assert [r.query.get("page", "1") for r in pages] == ["1", "2", "3"]
-    assert all(r.query["orderby"] == "modified" and r.query["order"] == "desc" for r in pages)
+    assert len(pages) == 3  # keyset pages of 100, 100 and 50: no page numbers
+    assert all(r.query["orderby"] == "modified" and r.query["order"] == "asc" for r in pages)
     assert all(r.query["per_page"] == "100" and "_embed" in r.query for r in pages)
+    assert all("page" not in r.query for r in pages)
     assert "modified_after" not in pages[0].query
+    # Page 2 starts at the newest second of page 1 (post 100, 02:00 wall time minus the
+    # one second that makes WordPress's exclusive `after` include it), without post 100.
+    assert (pages[1].query["modified_after"], pages[1].query["exclude"]) == (
+        "2026-11-22T01:59:59",
+        "100",
+    )
     assert pages[0].headers["user-agent"] == f"m5syndicate/{__version__} (+{PUBLIC_URL})"
 
     articles = stored(engine)
     assert len(articles) == 250 and len({a.guid for a in articles}) == 250
     # First collection: only the last 7 days (168 posts) may go into digests.
     assert sum(a.offered for a in articles) == 168
-    newest = max(a.updated_at for a in articles)
-    assert source_row(engine).cursor == newest.isoformat()
+    cursor = json.loads(source_row(engine).cursor)
+    # The site's wall time (Istanbul) of the newest post, modified and published.
+    assert cursor == {
+        "date": "2026-11-28T08:00:00",
+        "modified": "2026-11-28T08:00:00",
+        "reconciled": NOW.isoformat(),
+    }
 
     upstream.log.clear()
     (second,) = collect(engine, settings, NOW + timedelta(minutes=10))
-    (poll,) = upstream.requests_to(POSTS_PATH)
-    # Asked in the site's local time, 10 minutes (the overlap) before the newest post.
-    assert poll.query["modified_after"] == "2026-11-28T07:50:00+03:00"
-    assert (second.new, second.updated, second.unchanged) == ([], [], 1)
+    poll, dated = upstream.requests_to(POSTS_PATH)
+    # 10 minutes (the overlap) before the newest post, in the site's wall time.
+    assert poll.query["modified_after"] == "2026-11-28T07:49:59"
+    assert (dated.query["orderby"], dated.query["after"]) == ("date", "2026-11-28T07:49:59")
+    assert (second.new, second.updated, second.unchanged) == ([], [], 1)  # read once
 
     upstream.log.clear()
     (third,) = collect(engine, settings, NOW + timedelta(minutes=20))
     assert third.not_modified and not third.failed
-    assert upstream.log and all(r.conditional and r.status == 304 for r in upstream.log)
+    modified_walk, date_walk = upstream.log
+    assert modified_walk.conditional and modified_walk.status == 304
+    assert date_walk.query["orderby"] == "date" and not date_walk.conditional
     assert len(stored(engine)) == 250
 
 
@@ -129,17 +145,18 @@ def test_overlap_rereads_recent_posts_and_edits_update_in_place(
     assert by_guid["https://www.m5dergi.com/?p=4"].offered  # not a first run: offered
 
 
-def test_a_page_past_the_end_answers_400_and_the_walk_stops_cleanly(
+def test_a_full_last_page_is_followed_by_one_empty_answer(
     engine: Engine, upstream: Upstream
 ) -> None:
-    # Exactly one full page and no paging headers: the reader must try page 2, and
-    # WordPress answers 400 rest_post_invalid_page_number.
+    # Exactly one full page and no paging headers: the reader must ask once more from
+    # the newest second read, and WordPress answers an empty list.
     upstream.posts = hourly_posts(100)
     upstream.paging_headers = False
     (report,) = collect(engine, settings_for(wordpress(upstream)), NOW)
     assert (len(report.new), report.failed) == (100, False)
-    statuses = [(r.query.get("page", "1"), r.status) for r in upstream.requests_to(POSTS_PATH)]
-    assert statuses == [("1", 200), ("2", 400)]
+    asked = upstream.requests_to(POSTS_PATH)
+    assert [r.status for r in asked] == [200, 200]
+    assert asked[1].query["exclude"] == "100"
     assert source_row(engine).error_count == 0
 
 
@@ -158,7 +175,7 @@ def test_permanent_redirect_moves_the_stored_url_and_config_sync_keeps_it(
 
     upstream.log.clear()
     collect(engine, settings, NOW + timedelta(hours=1))
-    assert [r.path for r in upstream.log] == [POSTS_PATH]  # straight to the new address
+    assert [r.path for r in upstream.log] == [POSTS_PATH] * 2  # straight to the new address
     assert source_row(engine).url == f"{upstream.base_url}/wp-json/wp/v2/"
 
 
@@ -185,13 +202,13 @@ def test_only_due_sources_are_collected_unless_named_or_forced(
     reports = collect(engine, settings, later)
     assert [(r.name, r.collected) for r in reports] == [("a", True), ("b", False)]
     assert reports[1].not_due_until == NOW + timedelta(hours=1)
-    assert len(upstream.log) == 1
+    assert len(upstream.log) == 2  # one source: its modified walk and its date walk
 
     upstream.log.clear()
     (named,) = collect(engine, settings, later, only="b")
-    assert named.name == "b" and named.collected and len(upstream.log) == 1
+    assert named.name == "b" and named.collected and len(upstream.log) == 2
     forced = collect(engine, settings, later + timedelta(seconds=1), force=True)
-    assert all(r.collected for r in forced) and len(upstream.log) == 3
+    assert all(r.collected for r in forced) and len(upstream.log) == 6
 
 
 def test_category_filter_keeps_only_the_sources_categories(

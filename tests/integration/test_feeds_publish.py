@@ -74,7 +74,7 @@ def test_only_changed_feeds_are_rewritten(engine: Engine, tmp_path: Path) -> Non
     english = sample_articles()[2]
     english.content_html += "<p>Update: a second firing is planned.</p>"
     english.updated_at = NOW
-    store_articles(engine, [english], source="wp en")
+    store_articles(engine, [english])  # by the source that stored it: the row's owner
     changed = publish_feeds(engine, settings.feeds, settings.site, tmp_path)
     assert set(changed.written) == {
         f"{n}.{f}" for n in ("all-en", "defence-news") for f in ("rss", "atom", "json")

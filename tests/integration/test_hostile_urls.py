@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from m5syndicate.config import Settings, SourceSettings
 from m5syndicate.feeds.build import build_all
 from m5syndicate.feeds.catalog import feed_catalog, feed_meta
+from m5syndicate.mail.transport import OutboxTransport
 from m5syndicate.models import Article
-from m5syndicate.newsletter.transport import OutboxTransport
 from m5syndicate.runtime import Runtime
 from m5syndicate.web.app import create_app
 from tests.digests import NOW, add_subscribers, make_article, run_send, store_articles

@@ -25,7 +25,7 @@ from tests.servers import free_port
 from tests.smtpd import FaultySMTPServer
 from tests.upstream import Upstream, wp_post
 
-SECRET = "run-test-secret-key-0123456789"
+SECRET = "run-test-secret-key-0123456789abcdef"
 HOOK_SECRET = "run-test-hook-secret"
 
 

@@ -15,8 +15,10 @@ from m5syndicate.models import utcnow
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 from tests.conftest import REPO
-from tests.digests import SECRET, add_subscribers, make_article, store_articles
+from tests.digests import add_subscribers, make_article, store_articles
 from tests.smtpd import Faults, FaultySMTPServer
+
+SECRET = "send-cli-test-secret-key-0123456789abcdef"
 
 
 def send_env(engine: Engine, smtp_url: str, **extra: str) -> dict[str, str]:
@@ -128,7 +130,7 @@ def test_permanent_failures_exit_3_and_are_listed(engine: Engine) -> None:
         result = start_send(send_env(engine, server.url))
         out, err = result.communicate(timeout=60)
     assert result.returncode == 3, err
-    assert "1 deliveries failed permanently:" in out
+    assert "1 delivery failed permanently:" in out
     assert f"{emails[1]}: 550 smtp: recipient refused: 550 5.1.1" in out
     assert "--retry-failed" in out
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import dkim
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter.deliver import SendParts, send_due
-from m5syndicate.newsletter.dkim import DkimSigner
-from m5syndicate.newsletter.smtp import SmtpTransport, parse_smtp_url
+from m5syndicate.delivery.send import SendParts, send_due
+from m5syndicate.mail.dkim import DkimSigner, SigningKey
+from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
 from tests.digests import (
@@ -26,7 +26,7 @@ from tests.digests import (
 )
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
-from tests.unit.test_links_and_dkim import ed25519_key
+from tests.unit.test_links_and_dkim import ed25519_key, rsa_key
 
 
 def smtp_transport(url: str, connections: int = 4) -> SmtpTransport:
@@ -106,18 +106,24 @@ def test_relay_down_pauses_the_edition_then_send_resumes(engine: Engine, tmp_pat
 def test_dkim_signed_digests_verify_as_received(engine: Engine, tmp_path: Path) -> None:
     store_articles(engine, [make_article("a")])
     add_subscribers(engine, 6)
-    key, record = ed25519_key()
+    rsa, rsa_record = rsa_key()
+    ed, ed_record = ed25519_key()
+    records = {b"rsa._domainkey.m5.test.": rsa_record, b"ed._domainkey.m5.test.": ed_record}
+    signer = DkimSigner("m5.test", [SigningKey("rsa", rsa), SigningKey("ed", ed)])
     settings = settings_for(url_of(engine), tmp_path)
     with FaultySMTPServer() as server:
         transport = smtp_transport(server.url)
-        parts = dataclasses.replace(
-            parts_for(engine, settings, transport), sign=DkimSigner("m5.test", "mail", key)
-        )
+        parts = dataclasses.replace(parts_for(engine, settings, transport), sign=signer)
         asyncio.run(send_and_close(parts))
         received = list(server.handler.received)
     assert len(received) == 6
-    for _, data in received:
-        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)  # as received
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return records[name]
+
+    for _, data in received:  # as received: both signatures, RFC 8463's dual signing
+        verifier = dkim.DKIM(data)
+        assert verifier.verify(idx=0, dnsfunc=dns) and verifier.verify(idx=1, dnsfunc=dns)
 
 
 async def send_and_close(parts: SendParts) -> None:

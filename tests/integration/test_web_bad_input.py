@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from m5syndicate.config import load_settings
-from m5syndicate.newsletter import roster
-from m5syndicate.newsletter.links import make_token
 from m5syndicate.runtime import Runtime
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.links import make_token
 from m5syndicate.web.app import create_app
 from tests.servers import UvicornThread
 from tests.web_support import SECRET, Site, database_url_of, running_site

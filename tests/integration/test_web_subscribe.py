@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter import roster
+from m5syndicate.subscribers import roster
 from tests.web_support import Site, running_site
 
 FORM = {"language": "en", "cadence": "weekly", "format": "text", "consent": "yes"}

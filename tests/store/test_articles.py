@@ -72,14 +72,16 @@ def test_edit_upstream_updates_in_place(engine: Engine) -> None:
     assert stored.published_at == NOW - timedelta(minutes=60)
 
 
-def test_same_url_or_same_content_is_the_same_article(engine: Engine) -> None:
+def test_same_guid_or_same_url_is_the_same_article(engine: Engine) -> None:
     sid = source_id(engine)
-    upsert(engine, sid, article())
-    moved_guid = article(guid="other-guid")
+    (first,) = upsert(engine, sid, article(guid="https://m5.test/?p=1")).new
+    moved_guid = article(guid="other-guid")  # same canonical URL
     assert upsert(engine, sid, moved_guid).unchanged == 1
     other_source = source_id(engine, "feed-copy")
-    same_body = article(guid="g9", url="https://m5.test/a/?utm=x")
-    assert upsert(engine, other_source, same_body).unchanged == 1
+    http_copy = article(guid="http://M5.test/?p=1#x", url="https://m5.test/elsewhere/")
+    assert upsert(engine, other_source, http_copy).unchanged == 1
+    with engine.connect() as conn:
+        assert [a.id for a in store.latest_articles(conn, 10)] == [first]
 
 
 def test_latest_filters_and_orders_deterministically(engine: Engine) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.clean import content_hash
 from m5syndicate.config import load_settings
-from m5syndicate.newsletter.editions import editions_to_send, period_key
-from m5syndicate.newsletter.transport import OutboxTransport
+from m5syndicate.digest.editions import editions_to_send, period_key
+from m5syndicate.mail.transport import OutboxTransport
 from m5syndicate.store import deliveries as ledger
 from tests.digests import (
     BREAKING,

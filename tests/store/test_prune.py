@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from m5syndicate.newsletter.transport import OutboxTransport
+from m5syndicate.mail.transport import OutboxTransport
 from m5syndicate.store import stats
 from m5syndicate.store.prune import prune_ledger
 from tests.digests import NOW, add_subscribers, make_article, run_send, settings_for, store_articles

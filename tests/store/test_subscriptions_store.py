@@ -12,10 +12,11 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.errors import NotFound
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import roster
-from m5syndicate.newsletter.csvio import export_subscribers, import_subscribers
-from m5syndicate.newsletter.links import make_token
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import export_subscribers, import_subscribers
+from m5syndicate.subscribers.links import make_token
+from m5syndicate.subscribers.subscriptions import (
     Consent,
     Preferences,
     add_subscriber,
@@ -26,7 +27,7 @@ from m5syndicate.newsletter.subscriptions import (
     subscriber_for_token,
     unsubscribe,
 )
-from m5syndicate.store import subscribers as subscriber_store
+from tests.digests import DEFENCE_NEWS, make_article, store_articles
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 WEB = Consent("web", "2026-11", "198.51.100.7", "Firefox")
@@ -124,16 +125,19 @@ def test_forget_erases_everything_but_the_hash(engine: Engine) -> None:
 
 
 def test_import_twice_changes_nothing_and_export_round_trips(engine: Engine) -> None:
+    store_articles(engine, [make_article("a", categories=[DEFENCE_NEWS])])
     roster.suppress(engine, "blocked@example.org", T0, Consent("cli"), "complaint")
     lines = [
         "email,language,cadence,categories,name,confirmed\n",
         *(f"u{i}@example.org,en,weekly,defence-news,User {i},{i % 2 == 0}\n" for i in range(2500)),
         "blocked@example.org,tr,daily,,,true\n",
         "broken,tr,daily,,,true\n",
+        "typo@example.org,tr,daily,defense-news,,true\n",
     ]
     first = import_subscribers(engine, lines, T0, consent_version="v1")
     assert (first.added, first.existing, first.suppressed) == (2500, 0, 1)
-    assert first.errors == [(2503, first.errors[0][1])]
+    assert [line for line, _ in first.errors] == [2503, 2504]
+    assert "did you mean defence-news?" in first.errors[1][1]
     stats = roster.stats(engine)
     second = import_subscribers(engine, lines, T0 + timedelta(days=1))
     assert (second.added, second.existing) == (0, 2500) and roster.stats(engine) == stats

@@ -143,3 +143,31 @@ def test_one_request_at_a_time_per_host_but_hosts_in_parallel() -> None:
     asyncio.run(run())
     assert peak["a.test"] == 1 and peak["b.test"] == 1
     assert peak["all"] == 2
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (httpx.ConnectTimeout, "no connection within 20s (timeout_seconds)"),
+        (httpx.ReadTimeout, "no answer within 20s (timeout_seconds)"),
+        (httpx.PoolTimeout, "no free connection within 20s (timeout_seconds)"),
+    ],
+)
+def test_a_timeout_names_the_wait_that_ran_out_before_the_url(
+    failure: type[httpx.TimeoutException], reason: str
+) -> None:
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise failure("timed out", request=request)
+
+    with pytest.raises(FetchError) as caught:
+        fetch(stall)
+    assert str(caught.value).startswith(f"collect: {reason} from https://m5.test/feed; ")
+
+
+def test_an_http_error_leads_with_status_and_reason() -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(lambda request: httpx.Response(500))
+    assert str(caught.value) == (
+        "collect: HTTP 500 Internal Server Error from https://m5.test/feed; "
+        "the next check will retry"
+    )

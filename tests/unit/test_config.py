@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from m5syndicate.config import as_redacted_dict, load_settings, parse_duration
+from m5syndicate.config import (
+    as_redacted_dict,
+    load_settings,
+    parse_duration,
+    public_url_warnings,
+)
 from m5syndicate.errors import ConfigError
 
 
@@ -70,8 +75,14 @@ def test_bad_file_gets_one_clear_message(tmp_path: Path, text: str, expected: st
 
 
 def test_bad_env_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match=r"\[delivery\] concurrency: expected a whole number"):
+    with pytest.raises(ConfigError) as bad:
         load_settings(None, env={"M5_DELIVERY__CONCURRENCY": "many"})
+    assert "environment variable M5_DELIVERY__CONCURRENCY: expected a whole number" in str(
+        bad.value
+    )
+    assert "defaults" not in str(bad.value)  # the variable is the place, not a file
+    with pytest.raises(ConfigError, match="M5_DELIVERY__CONCURENCY: unknown key; did you mean"):
+        load_settings(None, env={"M5_DELIVERY__CONCURENCY": "4"})
     with pytest.raises(ConfigError, match="M5_NOPE__X: no section 'nope'"):
         load_settings(None, env={"M5_NOPE__X": "1"})
 
@@ -85,12 +96,12 @@ def test_secrets_come_from_env_and_are_redacted() -> None:
     settings = load_settings(
         None,
         env={
-            "M5_SECRET_KEY": "s3cret-key",
+            "M5_SECRET_KEY": "s3cret-key-long-enough-for-hmac-0123456789",
             "M5_DATABASE__URL": "postgresql+psycopg://m5:hunter2@db/m5",
             "M5_DELIVERY__SMTP_URL": "smtp://mailer:pa55@relay:587",
         },
     )
-    assert settings.web.secret_key == "s3cret-key"
+    assert settings.web.secret_key == "s3cret-key-long-enough-for-hmac-0123456789"
     shown = repr(as_redacted_dict(settings))
     for secret in ("s3cret-key", "hunter2", "pa55"):
         assert secret not in shown
@@ -108,3 +119,19 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_short_secret_key_is_refused_with_the_command_that_makes_one() -> None:
+    with pytest.raises(ConfigError) as short:
+        load_settings(None, env={"M5_SECRET_KEY": "tooshort"})
+    message = str(short.value)
+    assert "M5_SECRET_KEY: 8 bytes is too short" in message
+    assert "secrets.token_urlsafe(48)" in message
+    assert load_settings(None, env={"M5_SECRET_KEY": "x" * 32}).web.secret_key == "x" * 32
+
+
+def test_public_url_that_is_not_https_is_a_warning() -> None:
+    plain = load_settings(None, env={}).site
+    assert "RFC 8058" in public_url_warnings(plain)[0]
+    secure = load_settings(None, env={"M5_SITE__PUBLIC_URL": "https://bulten.example.org"}).site
+    assert public_url_warnings(secure) == []

@@ -14,8 +14,8 @@ from itsdangerous import URLSafeSerializer
 
 from m5syndicate.config import DkimSettings
 from m5syndicate.errors import ConfigError
-from m5syndicate.newsletter.dkim import DkimSigner, load_signer
-from m5syndicate.newsletter.links import (
+from m5syndicate.mail.dkim import DkimSigner, SigningKey, load_signer
+from m5syndicate.subscribers.links import (
     PREFERENCES,
     UNSUBSCRIBE,
     LinkSigner,
@@ -71,7 +71,7 @@ def ed25519_key() -> tuple[ed25519.Ed25519PrivateKey, bytes]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_signature_verifies_offline(make_key: object, case: str) -> None:
     key, record = make_key()  # type: ignore[operator]
-    signed = DkimSigner("m5.test", "mail", key).sign(CASES[case]())
+    signed = DkimSigner("m5.test", [SigningKey("mail", key)]).sign(CASES[case]())
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
         assert name == b"mail._domainkey.m5.test."
@@ -101,7 +101,8 @@ def test_signer_is_loaded_from_config(tmp_path: Path) -> None:
     )
     assert load_signer(DkimSettings()) is None
     signer = load_signer(DkimSettings("m5.test", "mail", str(pem)))
-    assert isinstance(signer, DkimSigner) and signer.algorithm == "ed25519-sha256"
+    assert isinstance(signer, DkimSigner)
+    assert [(k.selector, k.algorithm) for k in signer.keys] == [("mail", "ed25519-sha256")]
     with pytest.raises(ConfigError, match="cannot read"):
         load_signer(DkimSettings("m5.test", "mail", str(tmp_path / "absent.pem")))
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)

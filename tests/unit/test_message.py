@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from m5syndicate.errors import InputError
-from m5syndicate.newsletter.message import Envelope, build_message
-from m5syndicate.newsletter.transport import OutboxTransport
+from m5syndicate.mail.message import Envelope, build_message
+from m5syndicate.mail.transport import OutboxTransport
 
 DATE = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 

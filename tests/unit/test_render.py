@@ -17,13 +17,13 @@ from email.message import EmailMessage
 import pytest
 
 from m5syndicate.config import Settings, load_settings
+from m5syndicate.digest.compose import Composer
+from m5syndicate.digest.editions import select_articles
+from m5syndicate.digest.render import SLOTS, render_mail
+from m5syndicate.digest.templates import email_environment
+from m5syndicate.mail.message import prepare_body, qp
 from m5syndicate.models import Article, Edition, Recipient
-from m5syndicate.newsletter.compose import Composer
-from m5syndicate.newsletter.editions import select_articles
-from m5syndicate.newsletter.links import UNSUBSCRIBE, LinkSigner, verify_token
-from m5syndicate.newsletter.message import prepare_body, qp
-from m5syndicate.newsletter.render import SLOTS, render_mail
-from m5syndicate.newsletter.templates import email_environment
+from m5syndicate.subscribers.links import UNSUBSCRIBE, LinkSigner, verify_token
 from tests.conftest import REPO
 from tests.digests import BREAKING, DEFENCE_NEWS, NAVAL, NOW, SECRET, make_article
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from m5syndicate.errors import InputError
-from m5syndicate.newsletter import tokens
-from m5syndicate.newsletter.csvio import parse_rows
-from m5syndicate.newsletter.links import subscriber_links, verify_token
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers import tokens
+from m5syndicate.subscribers.csvio import parse_rows
+from m5syndicate.subscribers.links import subscriber_links, verify_token
+from m5syndicate.subscribers.subscriptions import (
     Preferences,
     check_preferences,
     clean_text,

@@ -76,7 +76,11 @@ def status(obj: Context) -> None:
     show_jobs(runtime, report.jobs)
     if report.failing_sources:
         click.echo("\nfailing sources:")
-        echo_table(report.failing_sources, ("source", "errors", "last error", "next check"))
+        echo_table(report.failing_sources, ("source", "errors", "next check", "last error"))
+    if report.skipped_items:
+        click.echo("\nitems skipped by the last collection (the rest was stored):")
+        for name, problem in report.skipped_items:
+            click.echo(f"  {name}: {problem}")
 
 
 def show_jobs(runtime: Runtime, runs: list[JobRun]) -> None:

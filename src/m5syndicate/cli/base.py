@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from m5syndicate import __version__
-from m5syndicate.config import Settings, load_settings
+from m5syndicate.config import Settings, load_settings, public_url_warnings
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.runtime import Runtime
 
@@ -36,6 +36,11 @@ class Context:
         if self._runtime is None:
             self._runtime = Runtime(settings or self.settings())
         return self._runtime
+
+    def warn_about_setup(self, settings: Settings) -> None:
+        """Said at the start of commands that mail people or serve their links."""
+        for warning in public_url_warnings(settings.site):
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
 
     def close(self) -> None:
         if self._runtime is not None:

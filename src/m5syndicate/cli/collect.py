@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from datetime import datetime
 
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.collect.health import source_health
 from m5syndicate.collect.refresh import SourceReport
 from m5syndicate.flows import CycleReport, collect_cycle
@@ -36,7 +38,7 @@ def collect(obj: Context, only: str | None, force: bool) -> None:
             click.echo(f"  {report.name}: skipped {problem}")
     if cycle.feeds is not None:
         feeds = cycle.feeds
-        click.echo(f"feeds: {len(feeds.written)} rewritten in {feeds.out_dir}")
+        click.echo(f"feeds: {plural(len(feeds.written), 'feed')} rewritten in {feeds.out_dir}")
         for problem in feeds.ping_errors:
             click.echo(f"  websub: {problem}")
     if cycle.failed:
@@ -45,7 +47,7 @@ def collect(obj: Context, only: str | None, force: bool) -> None:
 
 async def collect_now(runtime: Runtime, only: str | None, force: bool) -> CycleReport:
     try:
-        return await collect_cycle(runtime, runtime.clock(), only=only, force=force)
+        return await collect_cycle(runtime.collect_parts(), runtime.clock(), only=only, force=force)
     finally:
         await runtime.aclose()
 
@@ -60,17 +62,26 @@ def report_row(report: SourceReport) -> tuple[str, ...]:
     else:
         result = "ok"
     if report.ignored:
-        result += f", {report.ignored} outside its categories"
+        result += f", {plural(report.ignored, 'article')} outside its categories"
     counts = (str(len(report.new)), str(len(report.updated)), str(report.unchanged))
     return (report.name, *counts, result)
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the health as JSON, for machines.")
 @pass_context
-def sources(obj: Context) -> None:
-    """Each source's health: last success, last error, consecutive errors, next check."""
+def sources(obj: Context, as_json: bool) -> None:
+    """Each source's health: last success, consecutive errors, next check, the last error
+    (in full, its reason first) and the items the last run skipped."""
     runtime = obj.runtime()
     migrate.require_current(runtime.engine)
+    found = source_health(runtime.engine, runtime.settings.sources)
+    if as_json:
+        click.echo(json.dumps([health.as_json() for health in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("no sources configured; add [[sources]] tables to the config")
+        return
     rows = [
         (
             health.name,
@@ -78,16 +89,16 @@ def sources(obj: Context) -> None:
             health.state,
             when(health.last_success_at),
             health.error_count,
-            (health.last_error[:100] or "-"),
             when(health.next_check_at) if health.state == "enabled" else "-",
+            health.last_error or "-",  # last: a long reason wraps without shifting columns
         )
-        for health in source_health(runtime.engine, runtime.settings.sources)
+        for health in found
     ]
-    if not rows:
-        click.echo("no sources configured; add [[sources]] tables to the config")
-        return
-    header = ("source", "type", "state", "last success", "errors", "last error", "next check")
+    header = ("source", "type", "state", "last success", "errors", "next check", "last error")
     echo_table(rows, header)
+    for health in found:
+        for problem in health.skipped_items:
+            click.echo(f"  {health.name}: skipped {problem}")
 
 
 def when(moment: datetime | None) -> str:

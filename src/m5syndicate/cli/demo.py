@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import main
+from m5syndicate.cli.text import plural
 from m5syndicate.demo import DEMO_NOW, DEMO_VISITOR, run_demo
 
 
@@ -59,12 +60,13 @@ def demo(folder: Path) -> None:
         )
     if not report.sent.editions:
         click.echo("  sent       nothing new: every due edition was already sent")
-    click.echo(f"  outbox     {report.outbox} ({len(list(report.outbox.glob('*.eml')))} messages)")
+    messages = plural(len(list(report.outbox.glob("*.eml"))), "message")
+    click.echo(f"  outbox     {report.outbox} ({messages})")
     config = report.config_path
     click.echo(
         "\nServe the pages (subscribe, confirm, preferences, unsubscribe):\n"
         f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} serve\n"
-        "  then open http://127.0.0.1:8080/subscribe (confirmation mails land in "
+        "  then open http://127.0.0.1:8080/ (confirmation mails land in "
         f"{report.folder / 'outbox' / 'new'})\n"
         "Or run the whole service (web + scheduler: collect, feeds, digests on schedule):\n"
         f"  M5_SECRET_KEY=$(cat {report.secret_path}) m5syndicate --config {config} run"

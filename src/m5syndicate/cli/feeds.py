@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import Context, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.feeds.publish import publish_feeds
 from m5syndicate.store import migrate
 
@@ -41,6 +42,8 @@ def feeds_build(obj: Context, out_dir: Path | None) -> None:
         f"{len(report.unchanged)} unchanged"
     )
     if report.pinged:
-        click.echo(f"websub: {settings.feeds.websub_hub} told of {len(report.pinged)} feed(s)")
+        click.echo(
+            f"websub: {settings.feeds.websub_hub} told of {plural(len(report.pinged), 'feed')}"
+        )
     for error in report.ping_errors:
         click.secho(f"warning: {error}", fg="yellow", err=True)

@@ -12,11 +12,9 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES
-from m5syndicate.errors import DeliveryError, InputError
-from m5syndicate.newsletter.deliver import Progress, SendOptions, SendReport, send_due
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.preview import (
+from m5syndicate.delivery.preview import (
     EditionPlan,
     edition_to_show,
     plan_send,
@@ -25,8 +23,11 @@ from m5syndicate.newsletter.preview import (
     sample_recipient,
     send_test,
 )
+from m5syndicate.delivery.send import Progress, SendOptions, SendReport, send_due
+from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
+from m5syndicate.subscribers.links import LinkSigner
 
 FAILURES_SHOWN = 50
 
@@ -61,6 +62,8 @@ def send(
     Shows progress and a summary; exit code 3 when some deliveries failed permanently.
     """
     runtime = obj.runtime()
+    if not dry_run:
+        obj.warn_about_setup(runtime.settings)
     migrate.require_current(runtime.engine)
     cadences = (cadence,) if cadence else CADENCES
     if dry_run:
@@ -81,13 +84,8 @@ async def run_send(runtime: Runtime, options: SendOptions) -> SendReport:
     runtime.link_signer  # noqa: B018 -- fails early, saying how, when M5_SECRET_KEY is unset
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    transport = runtime.new_transport()
-    try:
-        return await send_due(
-            runtime.send_parts(transport), runtime.clock(), options, stop, ProgressLine()
-        )
-    finally:
-        await transport.close()
+    async with runtime.sending() as parts:
+        return await send_due(parts, runtime.clock(), options, stop, ProgressLine())
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -164,7 +162,7 @@ def print_report(report: SendReport) -> None:
     )
     failures = report.failures
     if failures:
-        click.echo(f"\n{len(failures)} deliveries failed permanently:")
+        click.echo(f"\n{plural(len(failures), 'delivery', 'deliveries')} failed permanently:")
         for email, code, reply in failures[:FAILURES_SHOWN]:
             click.echo(f"  {email}: {code or '-'} {reply}")
         if len(failures) > FAILURES_SHOWN:
@@ -177,7 +175,8 @@ def finish(report: SendReport) -> None:
         raise DeliveryError("send: paused: " + " / ".join(report.paused))
     if report.stopped:
         left = sum(r.counts["pending"] + r.counts["sending"] for r in report.editions)
-        message = f"send: stopped early ({report.stopped}); {left} deliveries left pending"
+        left_pending = plural(left, "delivery", "deliveries")
+        message = f"send: stopped early ({report.stopped}); {left_pending} left pending"
         if report.stopped == "interrupted":
             raise DeliveryError(message + "; run `m5syndicate send` again to finish")
         click.echo(message + "; run `m5syndicate send` again to go on")
@@ -193,14 +192,15 @@ def print_plans(runtime: Runtime, plans: list[EditionPlan]) -> None:
     for plan in plans:
         edition = plan.edition
         kind = "stored" if plan.stored else "draft, frozen when `send` runs"
-        click.echo(f"edition {edition.slug} ({kind}): {len(edition.articles)} articles")
+        click.echo(f"edition {edition.slug} ({kind}): {plural(len(edition.articles), 'article')}")
         if plan.ledger:
             click.echo("  ledger: " + ", ".join(f"{k} {v}" for k, v in sorted(plan.ledger.items())))
         for variant in plan.variants:
             more = f", {variant.more} more linked" if variant.more else ""
             click.echo(
-                f"  {variant.language} {variant.format}: {variant.recipients} recipients, "
-                f"{len(variant.titles)} articles{more}"
+                f"  {variant.language} {variant.format}: "
+                f"{plural(variant.recipients, 'recipient')}, "
+                f"{plural(len(variant.titles), 'article')}{more}"
             )
             for title in variant.titles:
                 click.echo(f"    - {title}")
@@ -211,7 +211,7 @@ def print_plans(runtime: Runtime, plans: list[EditionPlan]) -> None:
             if rate > 0
             else "as fast as the relay allows ([delivery] rate_per_second = 0)"
         )
-        click.echo(f"  {plan.recipients} messages, {expected}")
+        click.echo(f"  {plural(plan.recipients, 'message')}, {expected}")
 
 
 def test_send(runtime: Runtime, cadence: str, to: str, subscriber: str | None) -> None:
@@ -258,10 +258,11 @@ def preview(
     else:
         recipient = sample_recipient(lang or settings.site.language)
     edition = edition_to_show(runtime.engine, cadence, runtime.clock(), settings)
+    inert = None
     if not settings.web.secret_key:
         click.echo("note: M5_SECRET_KEY is unset; the links in this preview do not work", err=True)
-        runtime.link_signer = LinkSigner(settings.site.public_url, "preview only")
-    parts = runtime.send_parts(runtime.new_transport())
+        inert = LinkSigner(settings.site.public_url, "preview only")
+    parts = runtime.send_parts(runtime.new_transport(), inert)
     shown = render_preview(parts, edition, recipient, runtime.clock())
     target = out or Path("var/preview") / f"{edition.slug}-{recipient.language}.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ def run(obj: Context, host: str | None, port: int | None, log_json: bool) -> Non
     """
     runtime = obj.runtime()
     settings = runtime.settings
+    obj.warn_about_setup(settings)
     configure_logging(log_json or settings.schedule.log_json)
     migrate.require_current(runtime.engine)
     runtime.link_signer  # noqa: B018 -- fails now, with the fix, if M5_SECRET_KEY is unset

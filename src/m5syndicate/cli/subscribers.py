@@ -9,19 +9,28 @@ from pathlib import Path
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError, M5Error
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter import notices, roster
-from m5syndicate.newsletter.csvio import Defaults, export_subscribers, import_subscribers
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.runtime import Runtime
+from m5syndicate.store import migrate
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.csvio import (
+    DecodedLines,
+    Defaults,
+    ImportReport,
+    export_subscribers,
+    import_subscribers,
+)
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     Consent,
     add_subscriber,
+    available_categories,
+    check_known_categories,
     request_confirmation,
 )
-from m5syndicate.runtime import Runtime
-from m5syndicate.store import migrate
 
 
 @main.group()
@@ -44,7 +53,13 @@ def cli_consent(runtime: Runtime) -> Consent:
 @click.option("--lang", "language", type=click.Choice(LANGUAGES), default="tr", show_default=True)
 @click.option("--cadence", type=click.Choice(CADENCES), default="daily", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
-@click.option("--category", "categories", multiple=True, help="A category slug; repeat for more.")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="A category slug of the collected articles (as the subscribe form offers); repeat for "
+    "more. None: every category.",
+)
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option(
     "--confirmed",
@@ -65,6 +80,8 @@ def add(
 ) -> None:
     """Add one subscriber."""
     runtime = ready(obj)
+    known = {category.slug for category in available_categories(runtime.engine)}
+    check_known_categories(categories, known)
     subscriber = Subscriber(
         email, language, cadence, fmt, "confirmed" if confirmed else "pending", name, [*categories]
     )
@@ -75,49 +92,74 @@ def add(
     if outcome == "added" and not confirmed and new_id is not None:
         confirmation = request_confirmation(runtime.engine, new_id, now)
         if confirmation is not None:
-            mail = notices.confirmation_mail(
-                runtime.email_templates, runtime.settings, confirmation, now
-            )
+            mail = runtime.notices.confirmation(confirmation, now)
             asyncio.run(runtime.transport.send(mail))
             click.echo(f"{email}: confirmation mail sent; pending until confirmed")
 
 
+ENCODINGS = ("utf-8", "windows-1254")  # UTF-8, or Turkish Windows' "ANSI" (Excel's plain CSV)
+
+
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--encoding",
+    type=click.Choice(ENCODINGS),
+    default="utf-8",
+    show_default=True,
+    help='The file\'s encoding: windows-1254 for a plain "CSV" saved by Excel on a Turkish '
+    'Windows ("CSV UTF-8" is utf-8).',
+)
 @pass_context
-def import_command(obj: Context, file: Path) -> None:
+def import_command(obj: Context, file: Path, encoding: str) -> None:
     """Import a CSV file with a header row: email, language, cadence, categories (comma
-    separated, quoted), name, confirmed (true/false).
+    separated, quoted), name, confirmed (true/false). Cells are separated by `,`, `;`
+    or tabs (found from the header); a UTF-8 byte order mark is fine.
 
-    Bad rows are listed with their line number and reason; good rows are kept. Addresses
-    already present (or suppressed) are left as they are, so importing twice changes
-    nothing. No mail is sent. Exits 1 when some rows were bad.
+    Bad rows (a bad address, an unknown category, a byte that is not text in the
+    encoding, a quote left open) are listed with their line number and reason; good rows
+    are kept. Addresses already present (or suppressed) are left as they are, so
+    importing twice changes nothing. No mail is sent. Exits 1 when some rows were bad.
     """
     runtime = ready(obj)
     site = runtime.settings.site
     try:
-        with file.open(encoding="utf-8-sig", newline="") as handle:
+        with file.open("rb") as handle:
+            lines = DecodedLines(handle, encoding)
             report = import_subscribers(
                 runtime.engine,
-                handle,
+                lines,
                 runtime.clock(),
                 consent_version=runtime.settings.newsletter.consent_version,
                 defaults=Defaults(language=site.language),
             )
     except FileNotFoundError:
         raise InputError(f"import: {file} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"import: {file} is not UTF-8 text ({exc.reason}); save it as UTF-8"
-        ) from exc
+    except OSError as exc:
+        raise InputError(f"import: cannot read {file}: {exc.strerror}") from None
     for line, reason in report.errors:
         click.echo(f"{file}:{line}: {reason}", err=True)
-    click.echo(
-        f"imported {report.added}, already there {report.existing}, "
-        f"suppressed {report.suppressed}, bad rows {len(report.errors)}"
-    )
+    if lines.bad and encoding == "utf-8":
+        click.echo(
+            f"{file}: {plural(len(lines.bad), 'line')} not UTF-8: if Excel saved it as plain "
+            '"CSV" on a Turkish Windows, import it with --encoding windows-1254, or save it '
+            'as "CSV UTF-8" and import again (the rows already in are left as they are)',
+            err=True,
+        )
+    click.echo(import_summary(report))
     if report.errors:
-        raise M5Error(f"import: {len(report.errors)} bad rows (listed above); the good rows are in")
+        raise M5Error(
+            f"import: {plural(len(report.errors), 'bad row')} (listed above) not imported; "
+            "fix them and import the file again: the good rows are in"
+        )
+
+
+def import_summary(report: ImportReport) -> str:
+    return (
+        f"stored {plural(report.added, 'new subscriber')}; "
+        f"{report.existing} already there, {report.suppressed} suppressed (left as they are), "
+        f"{plural(len(report.errors), 'bad row')}"
+    )
 
 
 @subscribers.command("export")
@@ -128,7 +170,8 @@ def import_command(obj: Context, file: Path) -> None:
 @pass_context
 def export(obj: Context, out: Path | None, status: str | None) -> None:
     """Write subscribers as CSV: the import columns, then format, status, dates and the
-    consent events (JSON)."""
+    consent events (JSON). A cell starting with =, +, -, @, a tab or CR gets a leading '
+    so a spreadsheet does not run it as a formula; `import` removes it again."""
     runtime = ready(obj)
     if out is None:
         export_subscribers(runtime.engine, sys.stdout, status)
@@ -137,7 +180,7 @@ def export(obj: Context, out: Path | None, status: str | None) -> None:
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         count = export_subscribers(runtime.engine, handle, status)
     temporary.replace(out)
-    click.echo(f"exported {count} subscribers to {out}", err=True)
+    click.echo(f"exported {plural(count, 'subscriber')} to {out}", err=True)
 
 
 @subscribers.command("list")

@@ -6,6 +6,7 @@ import click
 import uvicorn
 
 from m5syndicate.cli.base import Context, main, pass_context
+from m5syndicate.config import MAKE_SECRET_KEY
 from m5syndicate.errors import ConfigError
 from m5syndicate.web.app import create_app
 
@@ -17,12 +18,13 @@ from m5syndicate.web.app import create_app
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the web app: feeds, subscription pages, archive, admin API, /healthz."""
     runtime = obj.runtime()
+    obj.warn_about_setup(runtime.settings)
     settings = runtime.settings.web
     if not settings.secret_key:
         raise ConfigError(
             "serve: M5_SECRET_KEY is not set; the subscription pages sign links and forms "
-            "with it. Set it to a long random value (python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))') and keep it across restarts"
+            f"with it. Set it to a long random value ({MAKE_SECRET_KEY}) and keep it "
+            "across restarts"
         )
     uvicorn.run(
         create_app(runtime),

@@ -31,6 +31,7 @@ PERMANENT = (301, 308)
 RETRY_LATER = (429, 503)
 DEADLINE_FACTOR = 3  # a whole exchange gets this many timeouts: slow drips end too
 MAX_RETRY_AFTER = 86400.0  # a Retry-After beyond a day is an upstream mistake
+RETRY = "the next check will retry"
 
 
 @cache
@@ -128,26 +129,36 @@ class Fetcher:
             fetched = Fetched(current, status, body, response_headers, moved)
             return check_status(fetched, url, accept)
         raise FetchError(
-            f"collect: unable to fetch {url}: more than {self.settings.max_redirects} "
-            "redirects; point the source's url at the final address"
+            failure(
+                url,
+                f"more than {self.settings.max_redirects} redirects",
+                "point the source's url at the final address",
+            )
         )
 
     async def exchange(self, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
         """One request, one at a time per host, translated errors, capped body."""
+        timeout = self.settings.timeout_seconds
         async with self.host_lock(url):
             try:
-                async with asyncio.timeout(self.settings.timeout_seconds * DEADLINE_FACTOR):
+                async with asyncio.timeout(timeout * DEADLINE_FACTOR):
                     return await self.stream(url, headers)
-            except (TimeoutError, httpx.TimeoutException) as exc:
+            except httpx.TimeoutException as exc:  # one connect or read waited too long
                 raise FetchError(
-                    f"collect: unable to fetch {url}: no answer within "
-                    f"{self.settings.timeout_seconds:g}s; the server is slow or down, "
-                    "the next check will retry"
+                    failure(url, waited(exc, timeout), "the server is slow or down, " + RETRY)
+                ) from exc
+            except TimeoutError as exc:  # answers kept coming, too slowly: a slow drip
+                raise FetchError(
+                    failure(
+                        url,
+                        f"the whole exchange took more than {timeout * DEADLINE_FACTOR:g}s "
+                        f"({DEADLINE_FACTOR} x timeout_seconds)",
+                        "the server sends too slowly, " + RETRY,
+                    )
                 ) from exc
             except httpx.HTTPError as exc:
                 raise FetchError(
-                    f"collect: unable to fetch {url}: {describe(exc)}; check the source's "
-                    "url and that the site is up"
+                    failure(url, describe(exc), "check the source's url and that the site is up")
                 ) from exc
 
     async def stream(self, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
@@ -170,8 +181,11 @@ class Fetcher:
 
     def too_large(self, url: str) -> FetchError:
         return FetchError(
-            f"collect: unable to fetch {url}: the body is larger than "
-            f"{self.settings.max_body_mb} MiB; raise [collect] max_body_mb if it is genuine"
+            failure(
+                url,
+                f"the body is larger than {self.settings.max_body_mb} MiB",
+                "raise [collect] max_body_mb if it is genuine",
+            )
         )
 
     def host_lock(self, url: str) -> asyncio.Lock:
@@ -199,8 +213,7 @@ def check_status(fetched: Fetched, asked: str, accept: Collection[int]) -> Fetch
         wait = retry_after(fetched.headers)
         later = f"retry after {wait:.0f}s" if wait is not None else "retry later"
         raise FetchError(
-            f"collect: unable to fetch {asked}: HTTP {status} {reason}; the server asks us "
-            f"to slow down, {later}",
+            failure(asked, f"HTTP {status} {reason}", f"the server asks us to slow down, {later}"),
             retry_after=wait,
         )
     advice = {
@@ -208,8 +221,8 @@ def check_status(fetched: Fetched, asked: str, accept: Collection[int]) -> Fetch
         410: "the resource is gone; remove or fix the source",
         401: "the site wants credentials; m5syndicate reads public content only",
         403: "the site refuses us; ask its admin to allow our User-Agent",
-    }.get(status, "the next check will retry" if status >= 500 else "check the source's url")
-    raise FetchError(f"collect: unable to fetch {asked}: HTTP {status} {reason}; {advice}")
+    }.get(status, RETRY if status >= 500 else "check the source's url")
+    raise FetchError(failure(asked, f"HTTP {status} {reason}", advice))
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
@@ -228,6 +241,23 @@ def retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         server_now = time.time()
     return min(max(until - server_now, 0.0), MAX_RETRY_AFTER)
+
+
+def failure(url: str, reason: str, advice: str) -> str:
+    """Every fetch error reads "collect: <reason> from <url>; <advice>": the reason
+    first, so a narrow column or a log line cut short still shows why."""
+    return f"collect: {reason} from {url}; {advice}"
+
+
+def waited(exc: httpx.TimeoutException, timeout: float) -> str:
+    """Which wait of ``timeout_seconds`` ran out."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {timeout:g}s (timeout_seconds)"
+    if isinstance(exc, httpx.PoolTimeout):
+        return f"no free connection within {timeout:g}s (timeout_seconds)"
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"the request could not be sent within {timeout:g}s (timeout_seconds)"
+    return f"no answer within {timeout:g}s (timeout_seconds)"
 
 
 def describe(exc: httpx.HTTPError) -> str:

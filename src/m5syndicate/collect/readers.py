@@ -7,18 +7,15 @@ runs ahead of the articles it stands for. The dispatcher is the ``READERS`` tabl
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urljoin
 from zoneinfo import ZoneInfo
 
 from m5syndicate.collect import clean, directory, feed, html, wordpress
 from m5syndicate.collect.fetcher import Fetched, Fetcher
 from m5syndicate.collect.language import LanguageRules, category_languages
-from m5syndicate.collect.parsed import iso_utc
 from m5syndicate.config import CollectSettings, SourceSettings
 from m5syndicate.errors import FetchError, ParseError
 from m5syndicate.models import Article, SourceState
@@ -27,7 +24,9 @@ FEED_TYPES = "application/rss+xml, application/atom+xml, application/xml;q=0.9, 
 HTML_TYPES = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 JSON_TYPES = "application/json"
 MAX_NEW_PAGES = 50  # html: article pages fetched per run; the rest come next run
-LINK_NEXT = re.compile(r"<([^>]*)>\s*;[^,]*rel\s*=\s*\"?next\"?", re.I)
+# wordpress: the fields a reconciliation lists (date and date_gmt for its keyset)
+LISTING_FIELDS = "id,guid,link,date,date_gmt"
+MAX_REFETCH = 500  # wordpress: listed posts not stored, read per reconciliation
 
 
 @dataclass
@@ -93,62 +92,162 @@ def validators(response: Fetched) -> dict[str, str]:
 
 
 async def read_wordpress(ctx: ReadContext) -> AsyncIterator[Page]:
-    """Posts modified since the cursor (minus the overlap), newest first, page by page.
+    """Every post changed or published since the last walk, then (when due) the list of
+    every post the site publishes, so that trashed ones are withdrawn and missed ones read.
 
-    Newest first: a post edited while we walk moves to page 1 (already read) and the
-    rest shift one place later, so a post may be read twice but never skipped; the
-    edited one is picked up next run. The cursor therefore moves only after the last
-    page is stored; each page's articles are stored as soon as it arrives.
+    Two walks, because WordPress's cron publishes a scheduled post without touching its
+    ``modified`` time: one on ``modified`` (edits, new posts), one on the publish ``date``.
+    Both page by keyset, oldest first, and each page is stored with the cursor it allows,
+    so a walk that fails half-way keeps what it read and resumes there.
     """
-    endpoint = wordpress.posts_endpoint(ctx.state.url)
-    cursor = iso_utc(ctx.state.cursor) if ctx.state.cursor else None
-    params = {"_embed": "1", "orderby": "modified", "order": "desc"}
-    params["per_page"] = str(wordpress.PER_PAGE)
-    if cursor is not None:
-        since = cursor - timedelta(minutes=ctx.settings.overlap_minutes)
-        params["modified_after"] = since.astimezone(ZoneInfo(ctx.timezone)).isoformat()
-    first = await get_conditionally(ctx, with_query(endpoint, params), JSON_TYPES)
-    relocation = moved(first, wordpress.api_root(first.moved_to))
+    api, relocation = await find_api(ctx)
+    cursor = wordpress.Cursor.loads(ctx.state.cursor, ZoneInfo(ctx.timezone))
+    first_run, last_modified = not cursor.modified, cursor.modified
+    overlap = timedelta(minutes=ctx.settings.overlap_minutes)
+    walk = WordPressWalk(ctx, api, cursor)
+
+    modified = wordpress.Keyset(
+        "modified", wordpress.wall_minus(cursor.modified, overlap) if cursor.modified else ""
+    )
+    first = await walk.fetch(modified.params(), conditional=True)
+    relocation = relocation or moved(first, wordpress.api_root(first.moved_to))
     if first.not_modified:
         yield Page(not_modified=True, save=relocation)
-        return
-    newest, response, number = cursor, first, 1
-    while True:
-        parsed = wordpress.parse_posts(response.body, f"page {number} of {endpoint}")
-        newest = max([*([newest] if newest else []), *(a.updated_at for a in parsed.articles)])
-        yield Page([ctx.finish(a) for a in parsed.articles], parsed.skipped)
-        count = len(parsed.articles) + len(parsed.skipped)
-        next_url = next_page(response, endpoint, params, number, count)
-        if not next_url:
-            break
-        number += 1
-        response = await ctx.fetcher.get(next_url, accept=(400,), accept_type=JSON_TYPES)
-        if response.status == 400:
-            break  # past the last page: the list shrank while we walked it
-    # Validators belong to page 1's URL, which depends on the cursor: keep them only
+    else:
+        async for page in walk.pages(modified, first):
+            yield page
+    # A cursor from before the date walk existed starts it at the old modified mark.
+    date_mark = cursor.date or ("" if first_run else last_modified)
+    if date_mark:
+        dated = wordpress.Keyset("date", wordpress.wall_minus(date_mark, overlap))
+        async for page in walk.pages(dated, await walk.fetch(dated.params())):
+            yield page
+    else:  # a first walk read every post: the newest publish date is its high-water mark
+        cursor.date = walk.newest_date
+    if first_run:
+        cursor.reconciled = ctx.now.isoformat()  # the first walk listed everything
+    elif cursor.reconcile_due(ctx.now, timedelta(seconds=ctx.settings.reconcile_every_seconds)):
+        async for page in walk.reconcile():
+            yield page
+    # Validators belong to the first URL, which depends on the cursor: keep them only
     # if the next poll asks for the same URL.
-    unchanged = newest == cursor
+    unchanged = cursor.modified == last_modified
     save = validators(first) if unchanged else {"etag": "", "last_modified": ""}
-    cursor_text = newest.isoformat() if newest else ""
-    yield Page(save={**save, "cursor": cursor_text, **relocation})
+    if first.not_modified:
+        save = {}  # a 304 may omit the validators: keep the stored ones
+    yield Page(save={**save, "cursor": cursor.dumps(), **relocation})
 
 
-def next_page(
-    response: Fetched, endpoint: str, params: dict[str, str], number: int, count: int
-) -> str:
-    """Link rel=next, else X-WP-TotalPages, else 'a full page may have a successor'."""
-    link = LINK_NEXT.search(response.headers.get("link", ""))
-    if link:
-        return urljoin(response.url, link.group(1))
-    total = response.headers.get("x-wp-totalpages", "")
-    if total.isdigit():
-        return with_query(endpoint, params, page=number + 1) if number < int(total) else ""
-    return with_query(endpoint, params, page=number + 1) if count >= wordpress.PER_PAGE else ""
+async def find_api(ctx: ReadContext) -> tuple[wordpress.Api, dict[str, str]]:
+    """The source's API from its URL, or discovered from the site's Link header (then
+    stored as the source's url, so the discovery happens once)."""
+    api = wordpress.api_from_url(ctx.state.url)
+    if api is not None:
+        return api, {}
+    page = await ctx.fetcher.get(ctx.state.url, accept_type=HTML_TYPES)
+    api = wordpress.api_from_link(page.headers.get("link", ""), page.url)
+    if api is None:
+        raise ParseError(
+            f"collect: {ctx.state.url} does not announce a WordPress REST API (no "
+            f'Link: rel="https://api.w.org/" header); is it WordPress? {wordpress.URL_FORMS}'
+        )
+    return api, {"url": api.root}
 
 
-def with_query(url: str, params: dict[str, str], page: int = 1) -> str:
-    query = {**params, "page": str(page)} if page > 1 else params
-    return f"{url}?{urlencode(query)}"
+class WordPressWalk:
+    """One run's requests: keyset walks, the reconciliation, and what they saw."""
+
+    def __init__(self, ctx: ReadContext, api: wordpress.Api, cursor: wordpress.Cursor):
+        self.ctx, self.api, self.cursor = ctx, api, cursor
+        self.seen: set[int] = set()  # post ids read this run: a second walk skips them
+        self.newest_date = ""
+        self.requests = 0
+
+    @property
+    def where(self) -> str:
+        return f"request {self.requests} to {self.api.url(wordpress.POSTS_ROUTE)}"
+
+    async def fetch(self, params: dict[str, str], conditional: bool = False) -> Fetched:
+        """One request for posts: embedded terms, image and author unless only a listing."""
+        embed = {} if "_fields" in params else {"_embed": "1"}
+        url = self.api.url(wordpress.POSTS_ROUTE, {**embed, **params})
+        self.requests += 1
+        state = self.ctx.state
+        etag, last_modified = (state.etag, state.last_modified) if conditional else ("", "")
+        response = await self.ctx.fetcher.get(
+            url, etag=etag, last_modified=last_modified, accept=(404,), accept_type=JSON_TYPES
+        )
+        if response.status == 404:
+            raise FetchError(
+                f"collect: HTTP 404 Not Found from {url}; is it WordPress with its REST API "
+                f"on? {wordpress.URL_FORMS}"
+            )
+        return response
+
+    async def pages(self, keyset: wordpress.Keyset, response: Fetched) -> AsyncIterator[Page]:
+        """The walk from its first answer on, each page with its cursor."""
+        while True:
+            page = wordpress.parse_page(response.body, self.where)
+            notes = self.advance_cursor(keyset.column, page.keys)
+            articles = [
+                self.ctx.finish(article)
+                for post_id, article in zip(page.article_ids, page.parsed.articles, strict=True)
+                if post_id is None or post_id not in self.seen
+            ]
+            self.seen.update(key.id for key in page.keys)
+            yield Page(articles, [*page.parsed.skipped, *notes], {"cursor": self.cursor.dumps()})
+            if page.count < wordpress.PER_PAGE:
+                return
+            keyset.advance(page.keys, self.where)
+            response = await self.fetch(keyset.params())
+
+    def advance_cursor(self, field_name: str, keys: list[wordpress.PostKey]) -> list[str]:
+        """Move the walk's high-water mark to the newest post read, never past now; a
+        time in the future is named, and the post is stored all the same."""
+        notes = []
+        for key in keys:
+            wall = key.wall(field_name)
+            if key.utc(field_name) > self.ctx.now:
+                wall = key.wall_at(self.ctx.now)
+                notes.append(
+                    f"{self.where}: post {key.id}: its {field_name} time "
+                    f"{key.utc(field_name).isoformat()} is in the future; stored, but the "
+                    "cursor stays at the present"
+                )
+            setattr(self.cursor, field_name, max(getattr(self.cursor, field_name), wall))
+            if field_name == "modified":  # the first run's date high-water mark
+                date = key.wall_at(self.ctx.now) if key.date_gmt > self.ctx.now else key.date
+                self.newest_date = max(self.newest_date, date)
+        return notes
+
+    async def reconcile(self) -> AsyncIterator[Page]:
+        """List every published post (ids, guids and dates only), read the ones not stored
+        (a scheduled post its cron published late, one that failed before), and hand the
+        complete set of guids over, so the store withdraws what the site no longer has."""
+        listed = await self.list_published()
+        known = self.ctx.known_urls(sorted({key.guid for key in listed}))
+        missing = [key.id for key in reversed(listed) if key.guid not in known]
+        for start in range(0, min(len(missing), MAX_REFETCH), wordpress.PER_PAGE):
+            batch = missing[start : start + wordpress.PER_PAGE]
+            params = {"include": ",".join(map(str, batch)), "per_page": str(len(batch))}
+            response = await self.fetch(params)
+            page = wordpress.parse_page(response.body, self.where)
+            yield Page([self.ctx.finish(a) for a in page.parsed.articles], page.parsed.skipped)
+        self.cursor.reconciled = self.ctx.now.isoformat()
+        guids = frozenset(key.guid for key in listed)
+        yield Page(present_guids=guids, save={"cursor": self.cursor.dumps()})
+
+    async def list_published(self) -> list[wordpress.PostKey]:
+        # Keyset on the publish date, not page numbers: a post deleted while we list
+        # would shift the pages and one present post would look gone (and be withdrawn).
+        keyset, listed = wordpress.Keyset("date"), []
+        while True:
+            response = await self.fetch({"_fields": LISTING_FIELDS, **keyset.params()})
+            page = wordpress.parse_listing(response.body, self.where)
+            listed.extend(page.keys)
+            if page.count < wordpress.PER_PAGE:
+                return listed
+            keyset.advance(page.keys, self.where)
 
 
 async def get_conditionally(ctx: ReadContext, url: str, accept_type: str) -> Fetched:

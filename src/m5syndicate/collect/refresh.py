@@ -4,7 +4,10 @@ Called by `m5syndicate collect`, the scheduler and the WordPress webhook alike (
 async; the CLI through ``asyncio.run``). Sources run concurrently, but the Fetcher never
 sends two requests at once to one host. A source that fails is recorded on its row
 (error, count, next check after backoff or the server's Retry-After) and the others go on;
-whatever it yielded before failing is stored.
+whatever it yielded before failing is stored. One bad item is not a failed source: readers
+put the items they could not parse or clean into ``Page.skipped`` ("item <id>: <reason>"),
+the rest of the page is stored, and the run's skipped items are kept on the source row
+for `sources` and `status`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from m5syndicate.errors import CollectError, M5Error
 from m5syndicate.models import Article, SourceState
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import sources as source_store
+from m5syndicate.store.articles import WITHDRAWN
 
 log = logging.getLogger("m5.collect")
 log.addHandler(logging.NullHandler())  # shown once the app configures logging, not twice
@@ -127,7 +131,9 @@ async def refresh_one(
         reason = f"collect: source {source.name}: unexpected {type(exc).__name__}: {exc}"
         return await record_failure(engine, source, state, report, reason, None, now, settings)
     report.next_check_at = now + timedelta(seconds=source.every_seconds)
-    await asyncio.to_thread(mark_success, engine, source.name, now, report.next_check_at)
+    await asyncio.to_thread(
+        mark_success, engine, source.name, now, report.next_check_at, report.item_errors
+    )
     log.info(
         "collect: source %s: %d new, %d updated, %d unchanged",
         source.name,
@@ -148,15 +154,25 @@ def store_page(
     now: datetime,
     settings: CollectSettings,
 ) -> None:
-    """The page's articles and its checkpoint, in one transaction."""
-    items = [a for a in page.articles if wanted(a, source.categories)]
+    """The page's articles, the withdrawals its guid list implies and its checkpoint, in
+    one transaction."""
+    # A withdrawal carries no categories to filter on: it applies to what is stored.
+    items = [a for a in page.articles if a.status == WITHDRAWN or wanted(a, source.categories)]
     report.ignored += len(page.articles) - len(items)
     report.item_errors.extend(page.skipped)
     report.not_modified = report.not_modified or page.not_modified
     if first_run:
         mark_backfill(items, now, settings.backfill_days)
+    source_id = state.id or 0
     with engine.begin() as conn:
-        result = article_store.upsert_articles(conn, state.id or 0, items, now)
+        # A `wordpress` source knows each post's status: it takes over stories another
+        # type of source (the site's RSS feed) stored first.
+        claims = source.type == "wordpress"
+        result = article_store.upsert_articles(conn, source_id, items, now, claims=claims)
+        if page.present_guids is not None:
+            done = article_store.reconcile(conn, source_id, page.present_guids, now)
+            report.updated += [*done.withdrawn, *done.restored]
+            report.item_errors.extend([done.note] if done.note else [])
         source_store.save_progress(conn, source.name, **page.save)
     report.new += result.new
     report.updated += result.updated
@@ -188,7 +204,9 @@ async def record_failure(
     if retry_after:
         wait = max(wait, timedelta(seconds=retry_after))
     report.error, report.next_check_at = reason, now + wait
-    await asyncio.to_thread(mark_failure, engine, source.name, now, reason, report.next_check_at)
+    await asyncio.to_thread(
+        mark_failure, engine, source.name, now, reason, report.next_check_at, report.item_errors
+    )
     log.warning("collect: source %s failed: %s", source.name, reason)
     return report
 
@@ -200,14 +218,25 @@ def backoff(source: SourceSettings, settings: CollectSettings, errors: int) -> t
     return timedelta(seconds=min(seconds, cap))
 
 
-def mark_success(engine: Engine, name: str, now: datetime, next_check_at: datetime) -> None:
+def mark_success(
+    engine: Engine, name: str, now: datetime, next_check_at: datetime, skipped: Sequence[str]
+) -> None:
     with engine.begin() as conn:
         source_store.record_success(conn, name, now, next_check_at)
+        source_store.record_item_errors(conn, name, skipped)
 
 
-def mark_failure(engine: Engine, name: str, now: datetime, reason: str, next_at: datetime) -> None:
+def mark_failure(
+    engine: Engine,
+    name: str,
+    now: datetime,
+    reason: str,
+    next_at: datetime,
+    skipped: Sequence[str],
+) -> None:
     with engine.begin() as conn:
         source_store.record_failure(conn, name, now, reason, next_at)
+        source_store.record_item_errors(conn, name, skipped)
 
 
 def read_known_urls(engine: Engine, urls: Sequence[str]) -> set[str]:

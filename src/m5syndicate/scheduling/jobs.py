@@ -20,8 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from m5syndicate.config import Settings
+from m5syndicate.delivery.send import SendOptions
 from m5syndicate.flows import collect_and_notify, send_now
-from m5syndicate.newsletter.deliver import SendOptions
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.plan import digest_trigger
 from m5syndicate.scheduling.service import Action, JobSpec
@@ -69,7 +69,9 @@ def next_run(trigger: BaseTrigger, last_started: datetime | None, now: datetime)
 
 def collect_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
     async def collect(scheduled_for: datetime) -> None:
-        report = await collect_and_notify(runtime, stopping)
+        report = await collect_and_notify(
+            runtime.collect_parts(), runtime.sending, runtime.clock, stopping
+        )
         for source in report.sources:
             if source.failed:
                 log.warning(
@@ -83,7 +85,8 @@ def digest_job(runtime: Runtime, cadence: str, stopping: asyncio.Event) -> Actio
     async def send(scheduled_for: datetime) -> None:
         # `now` is the real time (leases and retries need it); the period it falls in is
         # the one scheduled, since catch-up only runs within the grace time.
-        report = await send_now(runtime, SendOptions(cadences=(cadence,)), stopping)
+        options = SendOptions(cadences=(cadence,))
+        report = await send_now(runtime.sending, runtime.clock(), options, stopping)
         for paused in report.paused:
             log.error("%s edition paused: %s", cadence, paused, extra={"cadence": cadence})
 
@@ -92,7 +95,7 @@ def digest_job(runtime: Runtime, cadence: str, stopping: asyncio.Event) -> Actio
 
 def retries_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
     async def retry(scheduled_for: datetime) -> None:
-        await send_now(runtime, SendOptions(resume_only=True), stopping)
+        await send_now(runtime.sending, runtime.clock(), SendOptions(resume_only=True), stopping)
 
     return retry
 

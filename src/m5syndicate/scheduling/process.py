@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import uvicorn
 
+from m5syndicate.delivery.send import SendOptions
 from m5syndicate.errors import StoreError
 from m5syndicate.flows import send_now
-from m5syndicate.newsletter.deliver import SendOptions
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.jobs import build_jobs
 from m5syndicate.scheduling.leader import FileLeadership, Leadership, leadership_for
@@ -71,9 +71,8 @@ async def serve_and_schedule(
         check_seconds=settings.schedule.leader_check_seconds,
         clock=runtime.clock,
     )
-    runtime.service = service
     config = uvicorn.Config(
-        create_app(runtime), host=host, port=port, proxy_headers=True, log_config=None
+        create_app(runtime, service), host=host, port=port, proxy_headers=True, log_config=None
     )
     server = uvicorn.Server(config)
     on_signals(stopping, server)
@@ -91,7 +90,8 @@ async def work(runtime: Runtime) -> None:
     on_signals(stopping)
     log.info("worker started: joining editions being delivered")
     while not stopping.is_set():
-        report = await send_now(runtime, SendOptions(resume_only=True), stopping)
+        options = SendOptions(resume_only=True)
+        report = await send_now(runtime.sending, runtime.clock(), options, stopping)
         if not report.editions:
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=WORKER_IDLE_SECONDS)

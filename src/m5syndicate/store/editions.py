@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from m5syndicate.models import Article, Edition
-from m5syndicate.store.articles import to_articles
+from m5syndicate.store.articles import PUBLISHED, to_articles
 from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.schema import (
     article_categories,
@@ -89,8 +89,9 @@ def candidate_articles(
     oldest: datetime,
     only_categories: Sequence[str] = (),
 ) -> list[Article]:
-    """Offered articles published in [since, until), or edited then and published after
-    ``oldest`` (so an edited article can go out again, marked "updated"); newest first."""
+    """Offered, published (not withdrawn) articles published in [since, until), or edited
+    then and published after ``oldest`` (so an edited article can go out again, marked
+    "updated"); newest first."""
     published = and_(articles.c.published_at >= since, articles.c.published_at < until)
     edited = and_(
         articles.c.updated_at >= since,
@@ -100,7 +101,11 @@ def candidate_articles(
     query = (
         select(articles, sources.c.name.label("source"))
         .join(sources)
-        .where(articles.c.offered.is_(True), or_(published, edited))
+        .where(
+            articles.c.offered.is_(True),
+            articles.c.status == PUBLISHED,
+            or_(published, edited),
+        )
     )
     if only_categories:
         query = query.where(

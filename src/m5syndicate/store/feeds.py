@@ -15,14 +15,13 @@ def feed_marker(
     conn: Connection, limit: int, language: str | None = None, category: str | None = None
 ) -> FeedMarker:
     """A cheap fingerprint of what one feed shows: for its newest ``limit`` articles (the
-    same filter and order as ``latest_articles``), their id, update time, content hash,
-    image and author. Equal markers mean the feed's bytes need not be rebuilt; it reads
-    a few narrow index-ordered rows, not the article bodies."""
+    same filter and order as ``latest_articles``: published ones only), their id, update
+    time and fingerprint (everything visible, categories and URL included). Equal markers
+    mean the feed's bytes need not be rebuilt; it reads a few narrow index-ordered rows,
+    not the article bodies."""
     query = select(
         articles.c.id,
         articles.c.updated_at,
-        articles.c.content_hash,
-        articles.c.image_url,
-        articles.c.author,
+        articles.c.fingerprint,
     )
     return tuple(tuple(row) for row in conn.execute(newest_first(query, limit, language, category)))

@@ -86,6 +86,9 @@ sources = Table(
     Column("error_count", Integer, nullable=False, default=0),
     when("next_check_at"),
     when("created_at", nullable=False),
+    # The items the last run skipped (one "item <id>: <reason>" a line); the rest were
+    # stored and the source is not failed for them.
+    Column("item_errors", Text, nullable=False, default=""),
 )
 
 articles = Table(
@@ -94,6 +97,9 @@ articles = Table(
     Column("id", BigId, primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("guid", Text, nullable=False),
+    # One story across the sources of the site (store/identity.py): every write is an
+    # INSERT ... ON CONFLICT on it, so two sources storing at once give one row.
+    Column("identity", Text, nullable=False),
     Column("url", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("title", Text, nullable=False),
@@ -108,7 +114,18 @@ articles = Table(
     when("collected_at", nullable=False),
     # False for articles stored by a first collection's backfill: in feeds, never mailed.
     Column("offered", Boolean, nullable=False, default=True),
+    # Everything visible, hashed: any difference is an update (store/identity.py).
+    Column("fingerprint", String(64), nullable=False, default=""),
+    Column("revision", Integer, nullable=False, default=1),  # 1 until first updated
+    # "published" or "withdrawn" (out of feeds and new editions, marked in the archive).
+    Column("status", String(10), nullable=False, default="published"),
+    when("withdrawn_at"),
+    # Why: "upstream" (the source said so) or "missing" (gone from the upstream's list;
+    # only these come back when the list has them again).
+    Column("withdrawn_reason", String(10), nullable=False, default=""),
+    Column("language_source", String(20), nullable=False, default=""),
     UniqueConstraint("source_id", "guid"),
+    Index(None, "identity", unique=True),
     Index(None, "url"),
     Index(None, "content_hash"),
     Index(None, "published_at"),
@@ -129,6 +146,24 @@ article_categories = Table(
     Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("category_id", ForeignKey("categories.id"), primary_key=True),
     Index(None, "category_id"),
+)
+
+# Tags are kept apart from categories (a tag and a category may share a slug); only
+# categories are offered for subscription and get feeds.
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(200), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+)
+
+article_tags = Table(
+    "article_tags",
+    metadata,
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id"), primary_key=True),
+    Index(None, "tag_id"),
 )
 
 subscribers = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -124,3 +124,16 @@ def record_failure(
     return int(
         conn.execute(select(sources.c.error_count).where(sources.c.name == name)).scalar_one()
     )
+
+
+def record_item_errors(conn: Connection, name: str, skipped: Sequence[str]) -> None:
+    """The items the last run skipped, each in full (one a line; a reason that spans
+    lines is kept on one)."""
+    text = "\n".join(" ".join(problem.split()) for problem in skipped)
+    conn.execute(update(sources).where(sources.c.name == name).values(item_errors=text))
+
+
+def item_errors(conn: Connection) -> dict[str, list[str]]:
+    """Each source's skipped items of its last run, by source name."""
+    rows = conn.execute(select(sources.c.name, sources.c.item_errors))
+    return {row.name: row.item_errors.splitlines() for row in rows}

@@ -20,7 +20,8 @@ class StatusReport:
     suppressed: int
     editions: Counter[str]
     deliveries: Counter[str]
-    failing_sources: list[tuple[Any, ...]] = field(default_factory=list)
+    failing_sources: list[tuple[Any, ...]] = field(default_factory=list)  # error in full
+    skipped_items: list[tuple[str, str]] = field(default_factory=list)  # (source, item)
     jobs: list[jobs.JobRun] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, dict[str, int]]]:
@@ -55,9 +56,14 @@ def metric_figures(engine: Engine) -> tuple[dict[str, int], dict[str, int], date
 def read_status(engine: Engine) -> StatusReport:
     with engine.connect() as conn:
         failing = [
-            (s.name, s.error_count, s.last_error[:80], s.next_check_at)
+            (s.name, s.error_count, s.next_check_at, s.last_error)
             for s in sources.list_sources(conn)
             if s.error_count
+        ]
+        skipped = [
+            (name, problem)
+            for name, problems in sorted(sources.item_errors(conn).items())
+            for problem in problems
         ]
         return StatusReport(
             articles=articles.count_articles(conn),
@@ -66,5 +72,6 @@ def read_status(engine: Engine) -> StatusReport:
             editions=stats.count_editions(conn),
             deliveries=stats.count_deliveries(conn),
             failing_sources=failing,
+            skipped_items=skipped,
             jobs=jobs.list_jobs(conn),
         )

@@ -1,6 +1,6 @@
 """Pages reached from a subscriber's own links: preferences, unsubscribe, resubscribe.
 
-Links carry signed tokens (``newsletter/links.py``); a tampered, foreign, revoked or
+Links carry signed tokens (``subscribers/links.py``); a tampered, foreign, revoked or
 unknown token gets the one "link not valid" page. `POST /unsubscribe/{token}` with
 ``List-Unsubscribe=One-Click`` in its body (urlencoded or multipart) is RFC 8058's
 one-click unsubscribe: it acts at once, with no cookie, no CSRF field and no redirect,
@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter.links import Links, subscriber_links
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers.links import Links, subscriber_links
+from m5syndicate.subscribers.subscriptions import (
     available_categories,
     change_preferences,
     preferences_of,

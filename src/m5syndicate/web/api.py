@@ -21,8 +21,8 @@ from starlette.routing import BaseRoute, Route
 
 from m5syndicate.errors import InputError, NotFound
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import roster
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.subscriptions import (
     MAX_CATEGORIES,
     MAX_EMAIL,
     MAX_NAME,

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from m5syndicate.errors import InputError, M5Error, NotFound
+from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, feeds, health, ops, pages
 
@@ -22,7 +23,9 @@ STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
 )
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None) -> Starlette:
+    """The app on `runtime`; `scheduler` is given by `run` (its state shows in /healthz)."""
+    redact_access_log()
     app = Starlette(
         routes=[
             *health.routes(),
@@ -37,6 +40,7 @@ def create_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.scheduler = scheduler
     return app
 
 

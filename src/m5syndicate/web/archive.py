@@ -1,6 +1,9 @@
 """`GET /archive/` and `GET /archive/{edition}?lang=tr`: every sent edition, as the
 digest looks in mail (the "view in browser" link of each message).
 
+An article withdrawn upstream since the edition went out keeps its place, marked
+withdrawn, with nothing of it shown (no title, text, image or link).
+
 Archive pages carry the same safety headers and Content-Security-Policy as every other
 page (``web.render.HEADERS``): no script runs, nothing is framed, no form posts
 elsewhere. Two differences: they may be cached (they never change once sent), and the
@@ -10,6 +13,7 @@ policy lets the articles' photos load (``img-src`` http(s); the digest shows the
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from markupsafe import escape
 from starlette.requests import Request
@@ -17,10 +21,10 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.config import LANGUAGES
+from m5syndicate.digest.editions import Selection
+from m5syndicate.digest.render import DigestPage, digest_page, local_date, render_mail
 from m5syndicate.errors import NotFound
-from m5syndicate.models import Edition
-from m5syndicate.newsletter.editions import Selection
-from m5syndicate.newsletter.render import digest_page, local_date, render_mail
+from m5syndicate.models import Article, Edition
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import editions as edition_store
 from m5syndicate.web.render import HEADERS
@@ -30,6 +34,10 @@ ARCHIVE_HEADERS = {
     **HEADERS,
     "Cache-Control": CACHE,
     "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; img-src https: http:",
+}
+WITHDRAWN_MARK = {
+    "tr": "Bu haber yayıncısı tarafından yayından kaldırıldı.",
+    "en": "This story has been withdrawn by its publisher.",
 }
 
 
@@ -86,6 +94,7 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     if not shown:
         raise NotFound(f"archive: edition {edition.slug} has no articles in {language!r}")
     page = digest_page(edition, Selection(shown, frozenset(), 0), language, runtime.settings.site)
+    mark_withdrawn(page, shown, language)
     subscribe = f"{page.public_url}/subscribe"
     context = {
         **page.context(),
@@ -95,6 +104,25 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     }
     html = render_mail(runtime.email_templates, "digest", language, context).html
     return html or ""
+
+
+def mark_withdrawn(page: DigestPage, shown: tuple[Article, ...], language: str) -> None:
+    """Withdrawn articles keep their place in the edition, shown only as withdrawn (the
+    digest template links nothing when an article has no URL)."""
+    mark = WITHDRAWN_MARK.get(language, WITHDRAWN_MARK["en"])
+    for index, article in enumerate(shown):
+        if article.status == "withdrawn":
+            page.articles[index] = replace(
+                page.articles[index],
+                title=mark,
+                url="",
+                summary="",
+                image_url="",
+                image_alt="",
+                categories=[],
+                author="",
+                updated=False,
+            )
 
 
 def routes() -> list[BaseRoute]:

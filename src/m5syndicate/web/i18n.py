@@ -72,6 +72,12 @@ TEXT: dict[str, dict[str, str]] = {
         "error_email": "geçerli bir e-posta adresi yazın",
         "error_choice": "geçersiz bir seçim gönderildi",
         "feeds": "Beslemeler",
+        "home_title": "Bülten ve beslemeler",
+        "home_intro": "Yeni makaleler e-posta bülteni olarak ya da besleme okuyucunuzda.",
+        "home_subscribe": "Bültene abone olun",
+        "home_archive": "Gönderilmiş bültenlerin arşivi",
+        "home_feeds": "RSS, Atom ve JSON beslemeleri",
+        "home_opml": "Tüm beslemeler tek dosyada (OPML)",
     },
     "en": {
         "switch_label": "Language",
@@ -134,6 +140,12 @@ TEXT: dict[str, dict[str, str]] = {
         "error_email": "enter a valid email address",
         "error_choice": "an invalid choice was sent",
         "feeds": "Feeds",
+        "home_title": "Newsletter and feeds",
+        "home_intro": "New articles as an email newsletter, or in your feed reader.",
+        "home_subscribe": "Subscribe to the newsletter",
+        "home_archive": "Archive of the newsletters sent",
+        "home_feeds": "RSS, Atom and JSON feeds",
+        "home_opml": "Every feed in one file (OPML)",
     },
 }
 

@@ -12,8 +12,8 @@ from typing import Any
 from m5syndicate import __version__
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.models import SUBSCRIBER_STATES
-from m5syndicate.newsletter.roster import MAX_PAGE
-from m5syndicate.newsletter.subscriptions import FORMATS, MAX_CATEGORIES, MAX_EMAIL, MAX_NAME
+from m5syndicate.subscribers.roster import MAX_PAGE
+from m5syndicate.subscribers.subscriptions import FORMATS, MAX_CATEGORIES, MAX_EMAIL, MAX_NAME
 
 
 def error_response(description: str) -> dict[str, Any]:

@@ -59,7 +59,13 @@ async def collect_now(runtime: Runtime, names: list[str]) -> None:
     are on the source rows, as always."""
     for name in names:
         try:
-            await collect_and_notify(runtime, asyncio.Event(), only=name)
+            await collect_and_notify(
+                runtime.collect_parts(),
+                runtime.sending,
+                runtime.clock,
+                asyncio.Event(),
+                only=name,
+            )
         except M5Error as exc:
             log.warning("webhook collection of %s failed: %s", name, exc, extra={"source": name})
 

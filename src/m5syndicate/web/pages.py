@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError
 from m5syndicate.models import Category
-from m5syndicate.newsletter.links import subscriber_links
-from m5syndicate.newsletter.subscriptions import (
+from m5syndicate.subscribers.links import subscriber_links
+from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     MAX_CATEGORIES,
     MAX_EMAIL,
@@ -53,6 +53,11 @@ RATE_WINDOW_SECONDS = 600
 @dataclass
 class FormProblem(Exception):
     key: str  # a key of i18n.TEXT
+
+
+async def home(request: Request) -> Response:
+    """A small front door: subscribe, the archive, the feeds."""
+    return render(request, "home.html", language_of(request))
 
 
 def consent_of(request: Request, version: str) -> Consent:
@@ -173,6 +178,7 @@ async def confirm_post(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
+        Route("/", home, methods=["GET", "HEAD"]),
         Route("/subscribe", subscribe_form, methods=["GET", "HEAD"]),
         Route("/subscribe", subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", confirm_page, methods=["GET", "HEAD"]),

@@ -22,11 +22,10 @@ from starlette.responses import HTMLResponse
 from m5syndicate.config import LANGUAGES
 from m5syndicate.errors import ConfigError, M5Error
 from m5syndicate.feeds.catalog import FORMATS, feed_catalog
+from m5syndicate.mail.message import Envelope
 from m5syndicate.models import Subscriber
-from m5syndicate.newsletter import notices
-from m5syndicate.newsletter.message import Envelope
-from m5syndicate.newsletter.subscriptions import Confirmation
 from m5syndicate.runtime import Runtime
+from m5syndicate.subscribers.subscriptions import Confirmation
 from m5syndicate.web import csrf
 from m5syndicate.web.i18n import TEXT
 
@@ -160,9 +159,7 @@ def confirmation_later(
     return BackgroundTask(
         send_mail,
         runtime,
-        lambda: notices.confirmation_mail(
-            runtime.email_templates, runtime.settings, confirmation, now
-        ),
+        lambda: runtime.notices.confirmation(confirmation, now),
     )
 
 
@@ -173,7 +170,5 @@ def account_mail_later(
     return BackgroundTask(
         send_mail,
         runtime,
-        lambda: notices.account_mail(
-            runtime.email_templates, runtime.settings, kind, subscriber, now
-        ),
+        lambda: runtime.notices.account(kind, subscriber, now),
     )

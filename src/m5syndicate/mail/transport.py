@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from m5syndicate.errors import TemporaryFailure
-from m5syndicate.newsletter.message import Envelope
+from m5syndicate.mail.message import Envelope
 
 
 class Transport(Protocol):

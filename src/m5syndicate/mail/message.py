@@ -85,20 +85,12 @@ def build_message(
     reply_to: str = "",
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """The whole message as the bytes to send (and to sign)."""
-    headers = [
-        ("From", address_header(sender)),
-        ("To", address_header(to)),
-        ("Subject", encode_subject(subject)),
-        ("Date", format_datetime(date)),
-        ("Message-ID", check_header_value("Message-ID", message_id)),
-        ("MIME-Version", "1.0"),
-    ]
-    if reply_to:
-        headers.append(("Reply-To", address_header(reply_to)))
-    headers += [(name, check_header_value(name, value)) for name, value in extra_headers]
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
-    return head + body_part(text, html)
+    """One whole message as the bytes to send (and to sign): the same header block and
+    assembly as the digests, for a mail that is built once (account mails, tests)."""
+    block = header_block(
+        sender=sender, subject=subject, date=date, reply_to=reply_to, extra_headers=extra_headers
+    )
+    return assemble(block, to, message_id, (), body_part(text, html))
 
 
 def body_part(text: str, html: str | None) -> bytes:

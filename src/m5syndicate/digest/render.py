@@ -21,9 +21,9 @@ from jinja2 import Environment, TemplateError, TemplateNotFound
 
 from m5syndicate.collect import urls
 from m5syndicate.config import SiteSettings
+from m5syndicate.digest.editions import Selection
 from m5syndicate.errors import RenderError
 from m5syndicate.models import Article, Edition
-from m5syndicate.newsletter.editions import Selection
 
 # Slot markers: plain ASCII that autoescape, css-inline and quoted-printable leave alone.
 UNSUBSCRIBE_SLOT = "m5slot-unsubscribe-url"
@@ -56,7 +56,9 @@ def render_mail(
         subject = " ".join(str(getattr(module, "subject", "")).split())
         text = str(module)
         page = (
-            env.get_template(f"{template_name}.{language}.html").render(context) if html else None
+            env.get_template(f"{template_name}.{language}.html").render(context, subject=subject)
+            if html
+            else None
         )
     except TemplateNotFound as exc:
         raise RenderError(

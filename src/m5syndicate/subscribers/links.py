@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from m5syndicate.config import MAKE_SECRET_KEY
 from m5syndicate.errors import ConfigError
 
 UNSUBSCRIBE = "unsubscribe"
@@ -36,9 +37,8 @@ def require_secret_key(secret_key: str, what: str = "send") -> str:
     if not secret_key:
         raise ConfigError(
             f"{what}: M5_SECRET_KEY is not set, and every mail carries links signed with it; "
-            "set M5_SECRET_KEY to a long random value (python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))') and keep it: changing it breaks every link "
-            "already sent"
+            f"set M5_SECRET_KEY to a long random value ({MAKE_SECRET_KEY}) and keep it: "
+            "changing it breaks every link already sent"
         )
     return secret_key
 

@@ -15,16 +15,16 @@ from email.utils import parseaddr
 from sqlalchemy.engine import Connection, Engine
 
 from m5syndicate.config import Settings
-from m5syndicate.errors import InputError, NotFound
-from m5syndicate.models import Edition, Recipient
-from m5syndicate.newsletter.compose import Composer
-from m5syndicate.newsletter.deliver import SendParts
-from m5syndicate.newsletter.editions import (
+from m5syndicate.delivery.send import SendParts
+from m5syndicate.digest.compose import Composer
+from m5syndicate.digest.editions import (
     UNFINISHED,
     draft_edition,
     select_articles,
 )
-from m5syndicate.newsletter.message import Envelope
+from m5syndicate.errors import InputError, NotFound
+from m5syndicate.mail.message import Envelope
+from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 

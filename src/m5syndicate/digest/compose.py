@@ -16,10 +16,15 @@ from email.utils import parseaddr
 from jinja2 import Environment
 
 from m5syndicate.config import NewsletterSettings, SiteSettings
-from m5syndicate.models import Edition, Recipient
-from m5syndicate.newsletter.editions import Selection
-from m5syndicate.newsletter.links import LinkSigner
-from m5syndicate.newsletter.message import (
+from m5syndicate.digest.editions import Selection
+from m5syndicate.digest.render import (
+    PREFERENCES_SLOT,
+    SLOTS,
+    UNSUBSCRIBE_SLOT,
+    RenderedMail,
+    render_digest,
+)
+from m5syndicate.mail.message import (
     Envelope,
     HeaderBlock,
     PreparedBody,
@@ -28,13 +33,8 @@ from m5syndicate.newsletter.message import (
     header_block,
     prepare_body,
 )
-from m5syndicate.newsletter.render import (
-    PREFERENCES_SLOT,
-    SLOTS,
-    UNSUBSCRIBE_SLOT,
-    RenderedMail,
-    render_digest,
-)
+from m5syndicate.models import Edition, Recipient
+from m5syndicate.subscribers.links import LinkSigner
 
 Signer = Callable[[bytes], bytes]
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.errors import InputError, NotFound
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
-from m5syndicate.newsletter.subscriptions import Consent, normalize_email, record
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers.subscriptions import Consent, normalize_email, record
 
 MAX_PAGE = 1000
 

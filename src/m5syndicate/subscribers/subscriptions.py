@@ -11,8 +11,10 @@ is identical in every case.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -25,10 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from m5syndicate.config import CADENCES, LANGUAGES
 from m5syndicate.errors import InputError
 from m5syndicate.models import Category, Subscriber
-from m5syndicate.newsletter import tokens
-from m5syndicate.newsletter.links import verify_token
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers import tokens
+from m5syndicate.subscribers.links import verify_token
 
 # RFC 5322 dot-atom of ASCII characters, at most 64 long: what email-validator accepts
 # unchanged as a local part (it lowercases only the mailbox names below).
@@ -208,6 +210,26 @@ def available_categories(engine: Engine) -> list[Category]:
     """The categories a person can choose: those of the collected articles."""
     with engine.connect() as conn:
         return article_store.list_categories(conn)
+
+
+def check_known_categories(slugs: Iterable[str], known: Collection[str]) -> None:
+    """InputError when a slug is not one of ``known`` (what `available_categories` gives,
+    the choices of the subscribe form), listing the known ones: a subscriber with only
+    unknown categories would never get an article."""
+    unknown = [slug for slug in slugs if slug not in known]
+    if not unknown:
+        return
+    named = ", ".join(repr(slug[:40]) for slug in unknown[:5])
+    if not known:
+        raise InputError(
+            f"category {named}: no category is known yet (they come from the collected "
+            "articles); run `m5syndicate collect` first, or choose no category to get all"
+        )
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    raise InputError(
+        f"category {named}: not known{guess}; the known categories are " + ", ".join(sorted(known))
+    )
 
 
 # -- a person's use cases -----------------------------------------------------------------

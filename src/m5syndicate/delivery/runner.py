@@ -1,0 +1,218 @@
+"""The runner of one edition: claims deliveries, works them, renews their leases.
+
+A claimer keeps a queue of claimed recipients topped up for `concurrency` workers; each
+worker composes a message from the variant's pre-rendered body, hands it to the transport
+and waits until its outcome is committed (writer.py) before taking the next one, so a
+crash leaves at most one accepted-but-unrecorded message per connection. What a failure
+becomes is policy.py's decision; opening and closing the edition is send.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from m5syndicate.delivery import policy
+from m5syndicate.delivery.pacing import Budget, Clock, RateLimit
+from m5syndicate.delivery.parts import SendParts
+from m5syndicate.delivery.reports import Meter
+from m5syndicate.delivery.writer import OutcomeWriter
+from m5syndicate.digest.compose import Composer
+from m5syndicate.digest.editions import Selection, select_articles
+from m5syndicate.errors import DeliveryError, InputError
+from m5syndicate.models import Edition, Recipient
+from m5syndicate.store import deliveries as ledger
+from m5syndicate.store.deliveries import Outcome
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def code_of(reply: str) -> int | None:
+    head = reply[:3]
+    return int(head) if head.isdigit() else None
+
+
+class EditionRun:
+    """Delivers one edition: a claimer feeding `concurrency` workers and one writer."""
+
+    def __init__(
+        self,
+        parts: SendParts,
+        edition: Edition,
+        clock: Clock,
+        budget: Budget,
+        stop: asyncio.Event,
+        meter: Meter,
+    ) -> None:
+        self.parts, self.edition, self.clock, self.budget = parts, edition, clock, budget
+        self.stop, self.meter = stop, meter
+        self.delivery = parts.settings.delivery
+        self.worker = worker_name()
+        self.article_ids = [a.id for a in edition.articles if a.id is not None]
+        self.queue: asyncio.Queue[Recipient | None] = asyncio.Queue()
+        self.delivered: dict[int, dict[int, str]] = {}  # subscriber -> article -> hash sent
+        self.suppressed: set[str] = set()
+        self.limiter = RateLimit(self.delivery.rate_per_second)
+        settings = parts.settings
+        self.composer = Composer(
+            parts.env, edition, settings.site, settings.newsletter, parts.links, clock.now()
+        )
+        self.failures_in_a_row = 0
+        self.paused = ""  # why the edition paused, once it has
+        self.error: Exception | None = None  # what stopped the run (a template, the database)
+        self.busy = 0  # workers inside a delivery
+        self.changed = asyncio.Event()  # a worker finished a message
+
+    @property
+    def halted(self) -> bool:
+        return self.stop.is_set() or bool(self.paused) or self.error is not None
+
+    async def run(self) -> None:
+        writer = OutcomeWriter(self.parts.engine, self.clock, self.meter.committed)
+        workers = [asyncio.create_task(self.work(writer)) for _ in range(self.delivery.concurrency)]
+        renewer = asyncio.create_task(self.renew_leases())
+        try:
+            await self.feed()
+        finally:
+            for _ in workers:
+                self.queue.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            renewer.cancel()
+            await writer.close()
+        if self.error is not None:
+            raise self.error
+
+    # --- claiming -----------------------------------------------------------------
+
+    async def feed(self) -> None:
+        """Claim batches while there is work; wait for retries that fall due."""
+        low_water = self.delivery.concurrency * 2
+        while not self.halted:
+            if self.queue.qsize() > low_water:
+                await self.wait_for_change(1.0)
+                continue
+            wanted = self.budget.take(self.delivery.batch_size)
+            if wanted == 0:
+                return
+            batch = await asyncio.to_thread(self.claim, wanted)
+            self.budget.give_back(wanted - len(batch))
+            for recipient in batch:
+                self.queue.put_nowait(recipient)
+            if batch:
+                continue
+            if self.queue.qsize() or self.busy:
+                await self.wait_for_change(1.0)
+                continue
+            due = await asyncio.to_thread(self.next_due)
+            if due is None:
+                return
+            await self.wait_for_change(max((due - self.clock.now()).total_seconds(), 0.05))
+
+    async def wait_for_change(self, timeout: float) -> None:
+        self.changed.clear()
+        waits = [asyncio.create_task(self.changed.wait()), asyncio.create_task(self.stop.wait())]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+
+    def claim(self, limit: int) -> list[Recipient]:
+        now = self.clock.now()
+        lease = now + timedelta(seconds=self.delivery.lease_seconds)
+        with self.parts.engine.begin() as conn:
+            batch = ledger.claim_batch(conn, self.edition.id or 0, self.worker, now, lease, limit)
+            ids = [recipient.subscriber_id for recipient in batch]
+            self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
+            self.suppressed |= ledger.suppressed_among(conn, [r.email for r in batch])
+        return batch
+
+    def next_due(self) -> datetime | None:
+        with self.parts.engine.connect() as conn:
+            return ledger.next_due_at(conn, self.edition.id or 0)
+
+    async def renew_leases(self) -> None:
+        interval = max(self.delivery.lease_seconds / 3, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            until = self.clock.now() + timedelta(seconds=self.delivery.lease_seconds)
+            await asyncio.to_thread(self.renew, until)
+
+    def renew(self, until: datetime) -> None:
+        with self.parts.engine.begin() as conn:
+            ledger.renew_leases(conn, self.edition.id or 0, self.worker, until)
+
+    # --- sending ------------------------------------------------------------------
+
+    async def work(self, writer: OutcomeWriter) -> None:
+        while (recipient := await self.queue.get()) is not None:
+            if self.halted:
+                continue  # left claimed: closing the edition releases it
+            self.busy += 1
+            try:
+                outcome = await self.deliver(recipient)
+                await writer.record(outcome)  # durable before the next message
+            except Exception as exc:  # a broken template or database stops the run
+                self.error = self.error or exc
+            finally:
+                self.busy -= 1
+                self.changed.set()
+
+    async def deliver(self, recipient: Recipient) -> Outcome:
+        selection = self.selection_for(recipient)
+        if isinstance(selection, str):
+            return outcome_of(recipient, "skipped", selection)
+        try:
+            envelope, message_id = self.composer.compose(recipient, selection, signed=False)
+        except InputError as exc:
+            return outcome_of(recipient, "failed", str(exc))
+        if self.parts.sign is not None:
+            # Inline: signing on worker threads was measured to cost more CPU per message
+            # on two cores (BENCHMARKS.md, Send), not less.
+            envelope = dataclasses.replace(envelope, data=self.parts.sign(envelope.data))
+        await self.limiter.wait()
+        try:
+            reply = await self.parts.transport.send(envelope)
+        except DeliveryError as exc:
+            return self.failed(recipient, exc)
+        except Exception as exc:  # an unexpected transport error is a temporary one
+            return self.failed(recipient, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        self.failures_in_a_row = 0
+        outcome = outcome_of(recipient, "sent", "", code_of(reply))
+        outcome.message_id, outcome.articles = message_id, selection.sent_articles
+        return outcome
+
+    def selection_for(self, recipient: Recipient) -> Selection | str:
+        if recipient.status != "confirmed":
+            return f"subscriber is {recipient.status} now"
+        if recipient.email in self.suppressed:
+            return "address is suppressed"
+        delivered = self.delivered.pop(recipient.subscriber_id, {})
+        return select_articles(self.edition, recipient, delivered, self.parts.settings.newsletter)
+
+    def failed(self, recipient: Recipient, exc: DeliveryError) -> Outcome:
+        self.failures_in_a_row += 1
+        self.paused = self.paused or policy.pause_reason(
+            self.failures_in_a_row, self.delivery.pause_after, exc
+        )
+        verdict = policy.judge(exc, recipient.attempts, self.delivery)
+        outcome = outcome_of(recipient, verdict.state, verdict.error, verdict.code)
+        outcome.suppress = verdict.suppress
+        if verdict.retry_in is not None:
+            outcome.next_attempt_at = self.clock.now() + verdict.retry_in
+        return outcome
+
+
+def outcome_of(recipient: Recipient, state: str, error: str, code: int | None = None) -> Outcome:
+    return Outcome(
+        recipient.delivery_id,
+        recipient.subscriber_id,
+        state,
+        error=error,
+        smtp_code=code,
+        email=recipient.email,
+    )

@@ -1,0 +1,162 @@
+"""The `send_due` use case: freeze the due editions and deliver them through the ledger.
+
+Called by `m5syndicate send`, the scheduler and the demo alike. For each edition it opens
+the ledger (a delivery per confirmed subscriber on the first run), lets the runner
+(runner.py) claim and deliver, then closes it: done, paused, or left for a resume.
+
+Temporary failures go back to pending with a growing delay, up to ``max_attempts``;
+permanent ones are recorded with the server's reply, and a hard bounce (5.1.x) suppresses
+the address (policy.py). ``pause_after`` failures in a row pause the edition. Setting
+``stop`` (the CLI does on SIGINT/SIGTERM) stops claiming; messages in flight finish; the
+rest go back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from m5syndicate.delivery.pacing import Budget, Clock
+from m5syndicate.delivery.parts import SendOptions, SendParts
+from m5syndicate.delivery.reports import (
+    EditionReport,
+    Meter,
+    Progress,
+    ProgressCallback,
+    SendReport,
+    Tally,
+)
+from m5syndicate.delivery.runner import EditionRun
+from m5syndicate.digest.editions import editions_to_send
+from m5syndicate.metrics import Metrics
+from m5syndicate.models import Edition
+from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import editions as edition_store
+
+__all__ = [
+    "EditionReport",
+    "Progress",
+    "SendOptions",
+    "SendParts",
+    "SendReport",
+    "Tally",
+    "send_due",
+]
+DEFAULT_OPTIONS = SendOptions()
+
+
+async def send_due(
+    parts: SendParts,
+    now: datetime,
+    options: SendOptions = DEFAULT_OPTIONS,
+    stop: asyncio.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SendReport:
+    """Freeze and deliver every due edition of the chosen cadences."""
+    stop = stop or asyncio.Event()
+    clock = Clock(now)
+    budget = await asyncio.to_thread(make_budget, parts, options, now)
+    report = SendReport()
+    for cadence in options.cadences:
+        editions = await asyncio.to_thread(
+            editions_to_send,
+            parts.engine,
+            cadence,
+            now,
+            parts.settings.newsletter,
+            parts.settings.site.timezone,
+            freeze_due=not options.resume_only,
+        )
+        for edition in editions:
+            if stop.is_set() or budget.exhausted:
+                break
+            run = deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
+            report.editions.append(await run)
+            if parts.metrics is not None:
+                count_sending(parts.metrics, report.editions[-1])
+    if stop.is_set():
+        report.stopped = "interrupted"
+    elif budget.exhausted:
+        report.stopped = budget.reason
+    return report
+
+
+def make_budget(parts: SendParts, options: SendOptions, now: datetime) -> Budget:
+    budget = Budget(options.limit, "--limit reached")
+    cap = parts.settings.delivery.daily_cap
+    if cap:
+        with parts.engine.connect() as conn:
+            sent = ledger.count_sent_since(conn, now - timedelta(hours=24))
+        if budget.left is None or cap - sent < budget.left:
+            budget = Budget(max(cap - sent, 0), f"daily cap of {cap} messages reached")
+    return budget
+
+
+async def deliver_edition(
+    parts: SendParts,
+    edition: Edition,
+    clock: Clock,
+    budget: Budget,
+    stop: asyncio.Event,
+    options: SendOptions,
+    on_progress: ProgressCallback | None,
+) -> EditionReport:
+    """Open the edition's ledger, run it, close it (also when the run failed)."""
+    total, finished = await asyncio.to_thread(
+        open_edition, parts.engine, edition, options.retry_failed, clock.now()
+    )
+    meter = Meter(edition.slug, total, finished, on_progress)
+    run = EditionRun(parts, edition, clock, budget, stop, meter)
+    try:
+        await run.run()
+    finally:
+        report = await asyncio.to_thread(
+            close_edition, parts.engine, edition, run.worker, run.paused, clock.now()
+        )
+    report.tally, report.elapsed = meter.tally, meter.elapsed()
+    return report
+
+
+def open_edition(
+    engine: Engine, edition: Edition, retry_failed: bool, now: datetime
+) -> tuple[int, int]:
+    """Deliveries for every confirmed subscriber (first run), or resume a pause; returns
+    (deliveries in all, already finished)."""
+    edition_id = edition.id or 0
+    with engine.begin() as conn:
+        if edition.state == "open":
+            ledger.populate_deliveries(conn, edition_id, edition.cadence, now)
+        if retry_failed:
+            ledger.retry_failed(conn, edition_id)
+        edition_store.set_edition_state(conn, edition_id, "sending")
+        counts = ledger.edition_counts(conn, edition_id)
+    edition.state = "sending"
+    return sum(counts.values()), sum(counts[state] for state in ledger.FINAL_STATES)
+
+
+def close_edition(
+    engine: Engine, edition: Edition, worker: str, paused: str, now: datetime
+) -> EditionReport:
+    """Release what this run still holds; mark the edition paused or done."""
+    edition_id = edition.id or 0
+    with engine.begin() as conn:
+        ledger.release_worker(conn, edition_id, worker)
+        counts = ledger.edition_counts(conn, edition_id)
+        if paused:
+            edition.state = "paused"
+            edition_store.set_edition_state(conn, edition_id, "paused")
+        elif counts["pending"] + counts["sending"] == 0:
+            edition.state = "done"
+            edition_store.set_edition_state(conn, edition_id, "done", now)
+        failures = ledger.failed_deliveries(conn, edition_id)
+    return EditionReport(edition, Tally(), counts, failures, paused)
+
+
+def count_sending(metrics: Metrics, edition: EditionReport) -> None:
+    cadence = edition.edition.cadence
+    metrics.messages_sent.labels(cadence=cadence).inc(edition.tally.sent)
+    metrics.smtp_replies.labels(code="250").inc(edition.tally.sent)
+    for _address, code, _reply in edition.failures:
+        metrics.smtp_replies.labels(code=str(code or "none")).inc()

@@ -1,0 +1,67 @@
+"""The outcome writer: group commit of delivery outcomes.
+
+A worker awaits `record(outcome)` before taking its next message, so an accepted message
+is durable on the ledger before the connection carries another; outcomes recorded while a
+commit runs share the next one (many workers, few transactions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.engine import Engine
+
+from m5syndicate.delivery.pacing import Clock
+from m5syndicate.store import deliveries as ledger
+from m5syndicate.store.deliveries import Outcome
+
+
+class OutcomeWriter:
+    """Group commit: outcomes recorded while a commit runs go into the next one."""
+
+    def __init__(
+        self, engine: Engine, clock: Clock, on_commit: Callable[[Sequence[Outcome]], None]
+    ) -> None:
+        self.engine, self.clock, self.on_commit = engine, clock, on_commit
+        self.buffer: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.task = asyncio.create_task(self.loop())
+
+    async def record(self, outcome: Outcome) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer.append((outcome, future))
+        self.wake.set()
+        await future
+
+    async def loop(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.buffer = self.buffer, []
+            if batch:
+                await self.flush(batch)
+            if self.closing and not self.buffer:
+                return
+
+    async def flush(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
+        outcomes = [outcome for outcome, _ in batch]
+        try:
+            await asyncio.to_thread(self.write, outcomes)
+        except Exception as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        self.on_commit(outcomes)
+        for _, future in batch:
+            future.set_result(None)
+
+    def write(self, outcomes: Sequence[Outcome]) -> None:
+        with self.engine.begin() as conn:
+            ledger.record_outcomes(conn, outcomes, self.clock.now())
+
+    async def close(self) -> None:
+        self.closing = True
+        self.wake.set()
+        await self.task

@@ -1,0 +1,306 @@
+"""The SMTP transport: a pool of aiosmtplib connections, each reused for many messages.
+
+URLs (README, "Sending mail"): ``smtp://user:pass@host:587`` must upgrade with STARTTLS
+(``?starttls=off`` sends in clear, ``?starttls=auto`` upgrades only if offered: both must
+be written out); ``smtps://host:465`` is TLS from the first byte. ``verify=false``,
+``ca_file=PATH`` and ``local_hostname=NAME`` tune TLS and EHLO. Messages are handed over as
+bytes with ``sendmail`` (never ``send_message``, which may re-encode what DKIM signed).
+
+A connection is opened in steps (greeting, EHLO, STARTTLS, EHLO, AUTH) so that a failure
+says which step failed: a relay that is down, a TLS certificate not trusted, a handshake
+on the wrong port, no STARTTLS, a login refused. All of them are temporary for the
+deliveries (the ledger keeps them pending; ``pause_after`` pauses the edition with the
+message), since none is the recipient's fault.
+
+Replies to a message become our errors: 4xx, 421, timeouts and dropped connections are
+temporary (the connection is dropped and a fresh one used next time); 5xx is permanent
+(the connection stays: the client resets the envelope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from aiosmtplib import (
+    SMTP,
+    SMTPAuthenticationError,
+    SMTPException,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+)
+
+from m5syndicate.config import redact_url
+from m5syndicate.errors import ConfigError, DeliveryError, PermanentFailure, TemporaryFailure
+from m5syndicate.mail.message import Envelope
+
+STARTTLS_MODES = {"require": True, "auto": None, "off": False}
+BOOLEANS = {"true": True, "false": False}
+OPTIONS = ("starttls", "verify", "ca_file", "local_hostname")
+PLACE = "config: [delivery] smtp_url"
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+    starttls: bool | None  # True: required; None: if offered; False: never
+    verify: bool = True
+    ca_file: str | None = None
+    local_hostname: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """smtp://[user:pass@]host[:587][?starttls=require|auto|off&verify=..&ca_file=..
+    &local_hostname=..], smtps://[user:pass@]host[:465][?verify=..&ca_file=..]."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            f"{PLACE}: {redact_url(url)!r} is not an SMTP URL; "
+            "write smtp://user:pass@host:587 or smtps://user:pass@host:465"
+        )
+    query = read_options(parts.query)
+    implicit = parts.scheme == "smtps"
+    try:
+        port = parts.port or (465 if implicit else 587)
+    except ValueError:
+        raise ConfigError(
+            f"{PLACE}: {redact_url(url)!r} has a port that is not a number from 1 to 65535"
+        ) from None
+    starttls = starttls_mode(query, implicit)
+    if not implicit and port == 465 and starttls is not False:
+        raise ConfigError(
+            f"{PLACE}: port 465 speaks TLS from the first byte; write smtps://{parts.hostname}:465 "
+            f"(smtp:// with STARTTLS is for port 587)"
+        )
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if username and password is None:
+        raise ConfigError(
+            f"{PLACE}: user {username!r} has no password; write smtp://USER:PASSWORD@host "
+            "(percent-encode @ : / in them), or drop the user if the relay needs no login"
+        )
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port,
+        username=username,
+        password=password,
+        implicit_tls=implicit,
+        starttls=starttls,
+        verify=flag(query, "verify"),
+        ca_file=ca_file(query),
+        local_hostname=query.get("local_hostname") or None,
+    )
+
+
+def read_options(text: str) -> dict[str, str]:
+    query = {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
+    unknown = sorted(set(query) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"{PLACE}: unknown option {unknown[0]!r}; allowed: {', '.join(OPTIONS)} "
+            "(README, Sending mail)"
+        )
+    return query
+
+
+def starttls_mode(query: dict[str, str], implicit: bool) -> bool | None:
+    if implicit:
+        if "starttls" in query:
+            raise ConfigError(
+                f"{PLACE}: starttls does not apply to smtps:// (TLS from the first byte); "
+                "drop it, or write smtp://host:587 for STARTTLS"
+            )
+        return False
+    mode = query.get("starttls", "require")
+    if mode not in STARTTLS_MODES:
+        raise ConfigError(
+            f"{PLACE}: starttls={mode!r}; use require (the default), auto (only if the relay "
+            "offers it) or off (never: mail and password in clear)"
+        )
+    return STARTTLS_MODES[mode]
+
+
+def flag(query: dict[str, str], name: str) -> bool:
+    value = query.get(name, "true").lower()
+    if value not in BOOLEANS:
+        raise ConfigError(f"{PLACE}: {name}={query[name]!r}; use true or false")
+    return BOOLEANS[value]
+
+
+def ca_file(query: dict[str, str]) -> str | None:
+    path = query.get("ca_file")
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(
+            f"{PLACE}: ca_file={path!r} is not a readable file; give the PEM file of the "
+            "CA certificate(s) that signed the relay's certificate"
+        )
+    return path
+
+
+class RelayLacks(Exception):
+    """The relay does not offer what the URL needs (STARTTLS, AUTH)."""
+
+
+class SmtpTransport:
+    """Up to ``connections`` open connections; a message takes an idle one or opens one."""
+
+    def __init__(self, target: SmtpTarget, connections: int, timeout: float) -> None:
+        self.target, self.connections, self.timeout = target, connections, timeout
+        self.idle: list[SMTP] = []
+        self.slots: asyncio.Semaphore | None = None
+
+    async def send(self, envelope: Envelope) -> str:
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.connections)
+        async with self.slots:
+            client = self.idle.pop() if self.idle else await self.connect()
+            keep = False
+            try:
+                _, reply = await client.sendmail(
+                    envelope.sender, list(envelope.recipients), envelope.data
+                )
+                keep = True
+                return f"250 {reply}"
+            except SMTPRecipientsRefused as exc:
+                refused = exc.recipients[0]
+                keep = refused.code >= 500
+                raise by_code(refused.code, refused.message, "recipient refused") from exc
+            except SMTPResponseException as exc:
+                keep = exc.code >= 500
+                raise by_code(exc.code, exc.message, "server refused the message") from exc
+            except (SMTPException, OSError, TimeoutError) as exc:
+                raise TemporaryFailure(
+                    f"smtp: {self.target.name}: {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                if keep and client.is_connected:
+                    self.idle.append(client)
+                else:
+                    client.close()
+
+    async def connect(self) -> SMTP:
+        """A connection ready for mail: greeted, encrypted as the URL says, logged in."""
+        target = self.target
+        client = SMTP(
+            hostname=target.host,
+            port=target.port,
+            use_tls=target.implicit_tls,
+            start_tls=False,  # done below, step by step, so each failure is named
+            validate_certs=target.verify,
+            cert_bundle=target.ca_file,
+            local_hostname=target.local_hostname,
+            timeout=self.timeout,
+        )
+        step = "connection"
+        try:
+            await client.connect()
+            step = "EHLO"
+            await client.ehlo()
+            if target.starttls is not False and client.supports_extension("starttls"):
+                step = "STARTTLS"
+                await client.starttls()
+                step = "EHLO"
+                await client.ehlo()  # RFC 3207: forget what was offered before TLS
+            elif target.starttls:
+                raise RelayLacks("starttls")
+            if target.username:
+                step = "login"
+                if not client.supports_extension("auth"):
+                    raise RelayLacks("auth")
+                await client.login(target.username, target.password or "")
+        except (SMTPException, OSError, TimeoutError, RelayLacks) as exc:
+            client.close()
+            raise connect_failure(target, step, exc, self.timeout) from exc
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for client in idle:
+            with contextlib.suppress(SMTPException, OSError, TimeoutError):
+                await client.quit(timeout=5)
+            client.close()
+
+
+def connect_failure(
+    target: SmtpTarget, step: str, exc: BaseException, timeout: float
+) -> TemporaryFailure:
+    """What went wrong while opening a connection, and what to change."""
+    name = target.name
+    tls = tls_error(exc)
+    if isinstance(exc, RelayLacks) and str(exc) == "starttls":
+        text = (
+            f"{name} does not offer STARTTLS, and smtp:// requires it (else the password and "
+            "the mail cross the network in clear); if the relay speaks TLS from the first "
+            "byte write smtps://host:465, or add ?starttls=off to the URL for a relay on "
+            "this machine or a trusted network"
+        )
+    elif isinstance(exc, RelayLacks):
+        text = (
+            f"{name} offers no login (AUTH) for user {target.username!r}"
+            f"{'' if target.implicit_tls or target.starttls is not False else ' without TLS'}"
+            "; drop user:password from the URL if the relay accepts this machine by its "
+            "address, or use its submission port with TLS (587 or smtps:// 465)"
+        )
+    elif isinstance(exc, SMTPAuthenticationError):
+        text = (
+            f"{name} refused the login of {target.username!r}: {exc.code} {exc.message}; "
+            "check the user and password in [delivery] smtp_url (M5_DELIVERY__SMTP_URL; "
+            "percent-encode @ : / in them)"
+        )
+    elif isinstance(tls, ssl.SSLCertVerificationError):
+        text = (
+            f"{name}: the relay's TLS certificate is not trusted ({tls.verify_message}); "
+            "connect by the name the certificate is for, add ?ca_file=/path/ca.pem when a "
+            "private CA signed it, or (only on a trusted network) ?verify=false"
+        )
+    elif tls is not None:
+        text = (
+            f"{name}: the TLS handshake failed ({tls.reason or tls}); smtps:// is for a "
+            "port with TLS from the first byte (465), smtp:// with STARTTLS for 587"
+        )
+    elif isinstance(exc, SMTPResponseException):
+        text = f"{name} refused the {step}: {exc.code} {exc.message}".rstrip()
+        return TemporaryFailure(f"smtp: {text}", code=exc.code)
+    elif isinstance(exc, TimeoutError):
+        text = (
+            f"{name} did not answer the {step} within {timeout:g} s; is the relay up, and "
+            "is the port the right one (smtps:// for 465, smtp:// for 587)?"
+        )
+    else:
+        text = f"cannot connect to {name}: {exc}; is the relay up?"
+    return TemporaryFailure(f"smtp: {text}")
+
+
+def tls_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl error behind an exception (aiosmtplib wraps some of them), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def by_code(code: int, message: str, what: str) -> DeliveryError:
+    """5xx is permanent; everything else (4xx, 421, odd codes) is worth another try."""
+    text = f"{code} {message}".strip()
+    if 500 <= code < 600:
+        return PermanentFailure(f"smtp: {what}: {text}", code=code)
+    return TemporaryFailure(f"smtp: {what}: {text}", code=code)

@@ -1,1 +1,0 @@
-"""Digests and subscriptions: editions, rendering, messages, transports, delivery."""
