@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from m5syndicate.collect import clean, directory, feed, html, wordpress
+from m5syndicate.collect.language import LanguageRules
 from m5syndicate.collect.parsed import Parsed
 from m5syndicate.config import CollectSettings
 from m5syndicate.errors import ParseError
@@ -27,6 +28,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "collect"
 CASES = sorted(path.name for path in DATA.iterdir() if (path / "case.json").exists())
 COLLECTED_AT = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)  # for items without a date
 BOILERPLATE = CollectSettings().boilerplate
+CATEGORY_LANGUAGES = {"defence-news": "en"}  # the shipped [collect] category_languages
 
 
 def as_json(article: Article) -> dict[str, Any]:
@@ -36,9 +38,11 @@ def as_json(article: Article) -> dict[str, Any]:
         "title": article.title,
         "summary": article.summary,
         "language": article.language,
+        "language_source": article.language_source,
         "published_at": article.published_at.isoformat(),
         "updated_at": article.updated_at.isoformat(),
         "categories": [[c.slug, c.name] for c in article.categories],
+        "tags": [[c.slug, c.name] for c in article.tags],
         "author": article.author,
         "image_url": article.image_url,
         "image_alt": article.image_alt,
@@ -69,8 +73,11 @@ def run_case(folder: Path) -> dict[str, Any]:
         parsed, base = parse(case, source.name, body)
     except ParseError as exc:
         return {"error": str(exc)}
-    language = parsed.default_language or case.get("language", "")
-    articles = [clean.finish(a, base or a.url, BOILERPLATE, language) for a in parsed.articles]
+    rules = LanguageRules(source=case.get("language", ""), categories=CATEGORY_LANGUAGES)
+    feed_language = parsed.default_language
+    articles = [
+        clean.finish(a, base or a.url, BOILERPLATE, rules, feed_language) for a in parsed.articles
+    ]
     return {"articles": [as_json(a) for a in articles], "skipped": parsed.skipped}
 
 

@@ -57,6 +57,7 @@ def parse_document(name: str, body: bytes, default_language: str = "") -> Articl
         content_html=body_html,
         summary=str(meta.get("summary", "")),
         language=str(meta.get("language") or default_language),
+        language_source="payload" if meta.get("language") else "source",
         published_at=published,
         updated_at=as_utc(name, "updated", meta.get("updated", published)),
         categories=[category_from_name(str(c)) for c in meta.get("categories", [])],

@@ -23,7 +23,7 @@ from lxml.etree import ParserError as LxmlParserError
 
 from m5syndicate.collect.clean import canonical_url, category_from_name
 from m5syndicate.collect.encoding import decode
-from m5syndicate.collect.feed import short_language
+from m5syndicate.collect.language import short_language
 from m5syndicate.collect.parsed import iso_utc
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article, Category
@@ -85,13 +85,18 @@ def parse_article(body: bytes, url: str, content_type: str, fallback_time: datet
     published = meta_time(meta.first("article:published_time", "ld:datePublished"))
     published = published or fallback_time
     updated = meta_time(meta.first("article:modified_time", "ld:dateModified", "og:updated_time"))
+    # JSON-LD's inLanguage describes the article; <html lang> and og:locale the page,
+    # which themes often hard-code: weaker than a category's or the source's language.
+    own_language = short_language(meta.first("ld:inLanguage"))
+    page_language = short_language(meta.first("og:locale", "lang"))
     return Article(
         guid=canonical_url(url),  # where we found it: what the section page links to
         url=canonical,
         title=escape(page_title(doc, meta), quote=False),  # finish() reads titles as HTML
         content_html=content,
         summary=escape(meta.first("og:description", "description"), quote=False),
-        language=short_language(meta.first("ld:inLanguage", "og:locale", "lang")),
+        language=own_language or page_language,
+        language_source="payload" if own_language else "document",
         published_at=published,
         updated_at=max(updated or published, published),
         categories=unique_categories(meta.sections),

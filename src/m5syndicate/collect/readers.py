@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from m5syndicate.collect import clean, directory, feed, html, wordpress
 from m5syndicate.collect.fetcher import Fetched, Fetcher
+from m5syndicate.collect.language import LanguageRules, category_languages
 from m5syndicate.config import CollectSettings, SourceSettings
 from m5syndicate.errors import FetchError, ParseError
 from m5syndicate.models import Article, SourceState
@@ -53,9 +54,32 @@ class ReadContext:
     site_language: str = "tr"  # the last resort: an article always has a language
 
     def finish(self, article: Article, base_url: str = "", document_language: str = "") -> Article:
+        """Clean one article; ``document_language`` is what the feed as a whole says."""
         base = base_url or article.url
-        language = document_language or self.source.language or self.site_language
-        return clean.finish(article, base, self.settings.boilerplate, language)
+        rules = LanguageRules(
+            source=self.source.language,
+            categories=category_languages(self.settings.category_languages),
+            site=self.site_language,
+        )
+        return clean.finish(article, base, self.settings.boilerplate, rules, document_language)
+
+    def finish_each(
+        self, articles: Sequence[Article], base_url: str = "", document_language: str = ""
+    ) -> tuple[list[Article], list[str]]:
+        """(cleaned articles, "<guid or url>: <reason>" of each one that could not be)."""
+        finished, skipped = [], []
+        for article in articles:
+            try:
+                finished.append(self.finish(article, base_url, document_language))
+            # Any error in one item's cleaning is that item's, never the page's: the rest
+            # is stored and the walk goes on (issue 11, item 4).
+            except Exception as exc:
+                skipped.append(f"{article.guid or article.url}: {describe(exc)}; skipped")
+        return finished, skipped
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def moved(response: Fetched, url: str | None = None) -> dict[str, str]:
@@ -165,13 +189,15 @@ class WordPressWalk:
         while True:
             page = wordpress.parse_page(response.body, self.where)
             notes = self.advance_cursor(keyset.column, page.keys)
-            articles = [
-                self.ctx.finish(article)
+            fresh = [
+                article
                 for post_id, article in zip(page.article_ids, page.parsed.articles, strict=True)
                 if post_id is None or post_id not in self.seen
             ]
+            articles, failed = self.ctx.finish_each(fresh)
             self.seen.update(key.id for key in page.keys)
-            yield Page(articles, [*page.parsed.skipped, *notes], {"cursor": self.cursor.dumps()})
+            skipped = [*page.parsed.skipped, *failed, *notes]
+            yield Page(articles, skipped, {"cursor": self.cursor.dumps()})
             if page.count < wordpress.PER_PAGE:
                 return
             keyset.advance(page.keys, self.where)
@@ -208,7 +234,8 @@ class WordPressWalk:
             params = {"include": ",".join(map(str, batch)), "per_page": str(len(batch))}
             response = await self.fetch(params)
             page = wordpress.parse_page(response.body, self.where)
-            yield Page([self.ctx.finish(a) for a in page.parsed.articles], page.parsed.skipped)
+            articles, failed = self.ctx.finish_each(page.parsed.articles)
+            yield Page(articles, [*page.parsed.skipped, *failed])
         self.cursor.reconciled = self.ctx.now.isoformat()
         guids = frozenset(key.guid for key in listed)
         yield Page(present_guids=guids, save={"cursor": self.cursor.dumps()})
@@ -238,10 +265,14 @@ async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
     if response.not_modified:
         yield Page(not_modified=True, save=moved(response))
         return
-    parsed = feed.parse_feed(response.body, response.url, response.content_type, ctx.now)
+    known = ctx.source.categories or None  # a source limited to categories knows them
+    parsed = feed.parse_feed(
+        response.body, response.url, response.content_type, ctx.now, known_categories=known
+    )
     language = parsed.default_language
-    articles = [ctx.finish(article, response.url, language) for article in parsed.articles]
-    yield Page(articles, parsed.skipped, {**validators(response), **moved(response)})
+    articles, failed = ctx.finish_each(parsed.articles, response.url, language)
+    page_save = {**validators(response), **moved(response)}
+    yield Page(articles, parsed.skipped + failed, page_save)
 
 
 async def read_html(ctx: ReadContext) -> AsyncIterator[Page]:
@@ -257,13 +288,18 @@ async def read_html(ctx: ReadContext) -> AsyncIterator[Page]:
         try:
             answer = await ctx.fetcher.get(link, accept_type=HTML_TYPES)
             article = html.parse_article(answer.body, answer.url, answer.content_type, ctx.now)
-            page.articles.append(ctx.finish(article, answer.url))
+            finished, failed = ctx.finish_each([article], answer.url)
+            page.articles += finished
+            page.skipped += failed
         except FetchError as exc:
             if exc.retry_after is not None:
                 raise  # the site asks us to slow down: stop this run, not just this page
             page.skipped.append(str(exc))
         except ParseError as exc:
             page.skipped.append(str(exc))
+        # trafilatura or lxml failing on one page is that page's failure, not the run's.
+        except Exception as exc:
+            page.skipped.append(f"{link}: {describe(exc)}; skipped")
     # A failed article page keeps the section's validators unsaved, so it is retried.
     complete = not page.skipped and len(links) - len(known) <= MAX_NEW_PAGES
     page.save = {**(validators(section) if complete else {}), **moved(section)}
@@ -278,7 +314,13 @@ async def read_directory(ctx: ReadContext) -> AsyncIterator[Page]:
         except ParseError as exc:
             page.skipped.append(str(exc))
             continue
-        page.articles.append(ctx.finish(article))
+        # A file whose front matter has unexpected types fails alone, named by its file.
+        except Exception as exc:
+            page.skipped.append(f"{name}: {describe(exc)}; skipped")
+            continue
+        finished, failed = ctx.finish_each([article])
+        page.articles += finished
+        page.skipped += failed
     yield page
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from m5syndicate.collect.clean import slugify
+from m5syndicate.collect.language import payload_language
 from m5syndicate.collect.parsed import Parsed, iso_utc
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article, Category
@@ -276,7 +277,7 @@ def parse_post(post: dict[str, Any]) -> Article:
     published = iso_utc(post["date_gmt"])
     embedded = post.get("_embedded") or {}
     image_url, image_alt = featured_image(embedded)
-    language = str(post.get("lang") or "")
+    language = payload_language(post)  # Polylang / WPML fields, when the site has them
     return Article(
         guid=post_guid(post, link),
         url=link,
