@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,14 @@ from m5syndicate.collect.clean import slugify
 from m5syndicate.collect.encoding import xml_as_utf8
 from m5syndicate.collect.language import short_language
 from m5syndicate.collect.parsed import Parsed
+from m5syndicate.collect.reading import (
+    FEED_TYPES,
+    Page,
+    ReadContext,
+    get_conditionally,
+    moved,
+    validators,
+)
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article, Category
 
@@ -182,3 +190,23 @@ def entry_language(entry: Any) -> str:
         if detail.get("language"):
             return str(detail["language"])
     return ""
+
+
+def parse(body: bytes, base_url: str, content_type: str, now: datetime) -> Parsed:
+    """The source type's parser signature (terms of unknown kind count as categories)."""
+    return parse_feed(body, base_url, content_type, now)
+
+
+async def read(ctx: ReadContext) -> AsyncIterator[Page]:
+    response = await get_conditionally(ctx, ctx.state.url, FEED_TYPES)
+    if response.not_modified:
+        yield Page(not_modified=True, save=moved(response))
+        return
+    known = ctx.source.categories or None  # a source limited to categories knows them
+    parsed = parse_feed(
+        response.body, response.url, response.content_type, ctx.now, known_categories=known
+    )
+    language = parsed.default_language
+    articles, failed = ctx.finish_each(parsed.articles, response.url, language)
+    page_save = {**validators(response), **moved(response)}
+    yield Page(articles, parsed.skipped + failed, page_save)

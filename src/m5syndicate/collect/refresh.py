@@ -22,7 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from m5syndicate.collect.fetcher import Fetcher
-from m5syndicate.collect.readers import READERS, Page, ReadContext
+from m5syndicate.collect.reading import Page, ReadContext
+from m5syndicate.collect.types import SOURCE_TYPES
 from m5syndicate.config import CollectSettings, Settings, SourceSettings
 from m5syndicate.errors import CollectError, M5Error
 from m5syndicate.models import Article, SourceState
@@ -117,7 +118,7 @@ async def refresh_one(
         site_language=settings.site.language,
     )
     try:
-        async for page in READERS[source.type](context):
+        async for page in SOURCE_TYPES[source.type].read(context):
             await asyncio.to_thread(
                 store_page, engine, source, state, page, report, first_run, now, settings.collect
             )

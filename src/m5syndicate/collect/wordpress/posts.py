@@ -1,6 +1,6 @@
 """The `wordpress` source, pure parts: API addresses, pages of posts -> Articles.
 
-Bytes in, articles out; paging, cursors and HTTP live in ``readers``. WordPress
+Bytes in, articles out; paging and HTTP live in ``walk``; the cursor is here. WordPress
 quirks handled here: ``title.rendered`` carries HTML entities (``&#8217;``, ``&amp;``);
 ``date_gmt``/``modified_gmt`` are UTC without a zone suffix, ``date``/``modified`` the
 site's wall time (what WordPress compares ``after``/``modified_after`` with); terms and
@@ -263,6 +263,11 @@ def parse_listing(body: bytes, where: str) -> PostsPage:
             )
         page.keys.append(key)
     return page
+
+
+def parse(body: bytes, base_url: str, content_type: str, now: datetime) -> Parsed:
+    """The source type's parser signature: one page of posts from the REST API."""
+    return parse_posts(body, base_url)
 
 
 def parse_posts(body: bytes, where: str) -> Parsed:
