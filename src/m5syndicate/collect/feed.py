@@ -202,7 +202,7 @@ async def read(ctx: ReadContext) -> AsyncIterator[Page]:
     if response.not_modified:
         yield Page(not_modified=True, save=moved(response))
         return
-    known = ctx.source.categories or None  # a source limited to categories knows them
+    known = ctx.known_categories | set(ctx.source.categories) or None
     parsed = parse_feed(
         response.body, response.url, response.content_type, ctx.now, known_categories=known
     )

@@ -48,6 +48,9 @@ class ReadContext:
     now: datetime
     known_urls: Callable[[Sequence[str]], set[str]]  # article URLs already stored
     site_language: str = "tr"  # the last resort: an article always has a language
+    # Category slugs known to be categories (not tags): a feed's unmarked terms are tags
+    # unless listed here; empty means nothing is known, and every term is a category.
+    known_categories: frozenset[str] = frozenset()
 
     def finish(self, article: Article, base_url: str = "", document_language: str = "") -> Article:
         """Clean one article; ``document_language`` is what the feed as a whole says."""
