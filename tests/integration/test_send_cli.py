@@ -27,6 +27,7 @@ def send_env(engine: Engine, smtp_url: str, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(REPO / "src"),
         "M5_DATABASE__URL": engine.url.render_as_string(hide_password=False),
         "M5_DELIVERY__TRANSPORT": "smtp",
+        "M5_NEWSLETTER__POSTAL_ADDRESS": "Örnek Sok. 1, 06000 Ankara",
         "M5_DELIVERY__SMTP_URL": smtp_url,
         "M5_DELIVERY__LEASE_SECONDS": "2",
         "M5_DELIVERY__RETRY_SECONDS": "0.1",
