@@ -138,7 +138,8 @@ def test_message_rules(case: str) -> None:
     assert message["To"] == "okur@m5.test"  # the address, nothing a subscriber typed
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = re.fullmatch(
-        r"<(https://bulten\.m5\.test/unsubscribe/([^>]+))>, <mailto:unsubscribe\+([^@>]+)@m5\.test>",
+        r"<(https://bulten\.m5\.test/unsubscribe/([^>]+))>, "
+        r"<mailto:unsubscribe\+([^@>]+)@m5\.test>",
         message["List-Unsubscribe"],
     )
     assert unsubscribe is not None, message["List-Unsubscribe"]
