@@ -68,7 +68,8 @@ OVERSIGNED = frozenset(
 )
 WSP_RUN = re.compile(rb"[ \t]+")
 TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
-SPACE_RUN = re.compile(rb"  +")
+# A space before a space or a line end: where relaxed body canonicalization changes bytes.
+SPACE_TO_FIX = re.compile(rb" [ \r]")
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 RSA_MIN_BITS = 2048
 
@@ -168,13 +169,11 @@ def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4: no whitespace at line ends, runs of it one space, no trailing
     empty lines; an empty body stays empty.
 
-    Our bodies are quoted-printable (trailing whitespace is encoded) with no tabs, so
-    the regular expressions that cost ~200 us per 13 KB run only when a plain search
-    (~10 us) finds something for them to do."""
-    if b"\t" in body or b" \r\n" in body:
+    Our bodies are quoted-printable (trailing whitespace is encoded), with no tabs and
+    no runs of spaces (``email.css`` is not indented), so the substitutions that cost
+    ~200 us per 13 KB run only when a search (~17 us) finds something for them to do."""
+    if b"\t" in body or SPACE_TO_FIX.search(body):
         body = WSP_RUN.sub(b" ", TRAILING_WSP.sub(b"\r\n", body))
-    elif b"  " in body:
-        body = SPACE_RUN.sub(b" ", body)
     stripped = body.rstrip(b"\r\n")
     return stripped + b"\r\n" if stripped else b""
 
