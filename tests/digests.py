@@ -93,11 +93,15 @@ def add_subscribers(
     return emails
 
 
+POSTAL_ADDRESS = "Örnek Sok. 1, 06000 Ankara, Türkiye"
+
+
 def settings_for(database_url: str, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     """Embedded defaults, this database, an outbox under tmp_path, and overrides."""
     base: dict[str, dict[str, Any]] = {
         "database": {"url": database_url},
         "delivery": {"outbox_dir": str(tmp_path / "outbox"), "retry_seconds": 0.05},
+        "newsletter": {"postal_address": POSTAL_ADDRESS},
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)

@@ -297,6 +297,11 @@ class NewsletterSettings(Section):
     )
     templates_dir: str = setting("", "folder of templates overriding the bundled ones")
     consent_version: str = setting("2026-11", "version of the consent text people agree to")
+    postal_address: str = setting(
+        "",
+        "the sender's postal address, in the footer of every mail; required once "
+        "[delivery] transport is smtp",
+    )
 
     @field_validator("daily_at")
     @classmethod
@@ -458,6 +463,18 @@ class Settings(BaseSettings, Section):
         if duplicates:
             raise ValueError(f"source names must be unique: {duplicates}")
         return sources
+
+    @model_validator(mode="after")
+    def smtp_mail_has_a_postal_address(self) -> Self:
+        # CAN-SPAM and Gmail's and Yahoo's bulk-sender rules: a real sender's address.
+        if self.delivery.transport == "smtp" and not self.newsletter.postal_address.strip():
+            raise ValueError(
+                "[newsletter] postal_address is empty but [delivery] transport is smtp: "
+                "every mail sent must show the sender's postal address; set "
+                'postal_address = "Street 1, 34000 City, Country" in [newsletter] '
+                "(or M5_NEWSLETTER__POSTAL_ADDRESS)"
+            )
+        return self
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

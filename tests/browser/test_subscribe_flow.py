@@ -102,7 +102,7 @@ def test_subscribe_confirm_change_leave_in_a_browser(
         [subscriber] = roster.list_subscribers(site.runtime.engine)
         assert subscriber.cadence == "weekly" and subscriber.language == lang
 
-        page.goto(welcome["List-Unsubscribe"].strip("<>"))
+        page.goto(str(welcome["List-Unsubscribe"]).split(", ")[0].strip("<>"))  # https, mailto
         page.click(f"button:has-text('{words['unsubscribe']}')")
         expect(page.locator("h1")).to_have_text(words["goodbye"])
         shot(page, f"{lang}-5-goodbye")

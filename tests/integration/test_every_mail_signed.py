@@ -20,7 +20,7 @@ from m5syndicate.digest.templates import email_environment
 from m5syndicate.mail.dkim import load_signer
 from m5syndicate.models import Subscriber
 from m5syndicate.subscribers.subscriptions import Confirmation
-from tests.digests import settings_for
+from tests.digests import POSTAL_ADDRESS, settings_for
 from tests.integration.test_web_subscribe import csrf_of, subscribe
 from tests.unit.test_links_and_dkim import ed25519_key, rsa_key
 from tests.web_support import running_site
@@ -90,9 +90,20 @@ def test_each_notice_kind_is_signed_and_styled(tmp_path: Path, language: str) ->
     }
     for kind, envelope in mails.items():
         assert verifies(envelope.data, record), kind
+        assert b"c=relaxed/relaxed;" in envelope.data
         parsed = message_from_bytes(envelope.data, policy=policy.default)
         assert parsed["Auto-Submitted"] == "auto-generated"
+        assert str(parsed["Message-ID"]).endswith("@example.org>"), kind  # the From domain
+        for part in ("plain", "html"):
+            body = parsed.get_body((part,))
+            assert body is not None and POSTAL_ADDRESS in body.get_content(), (kind, part)
         html = parsed.get_body(("html",))
         assert html is not None and 'class="notice"' in html.get_content()
         assert "style=" in html.get_content().split('class="notice"', 1)[1][:200]  # inlined
     assert mails["welcome"].data.count(b"List-Id: <daily.digest.example.org>") == 1
+    welcome = message_from_bytes(mails["welcome"].data, policy=policy.default)
+    https, mailto = str(welcome["List-Unsubscribe"]).split(", ")
+    token = https.strip("<>").rsplit("/", 1)[1]
+    assert mailto == f"<mailto:unsubscribe+{token}@example.org>"
+    for kind in ("confirm", "goodbye"):  # not list mail: nothing to unsubscribe from
+        assert b"List-Unsubscribe" not in mails[kind].data.split(b"\r\n\r\n", 1)[0]

@@ -43,6 +43,7 @@ def write_config(
         f'[site]\npublic_url = "http://127.0.0.1:{port}"\n'
         f'[database]\nurl = "{database_url}"\n'
         f'[feeds]\nout_dir = "{path.parent / "feeds"}"\n'
+        '[newsletter]\npostal_address = "Örnek Sok. 1, 06000 Ankara"\n'
         f'[delivery]\ntransport = "smtp"\nsmtp_url = "{smtp_url}"\n'
         '[schedule]\nleader_check = "1s"\n'
         f'[[sources]]\nname = "m5"\ntype = "wordpress"\nevery = "1h"\n'

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import email
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections import Counter
+from email import policy
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
 from m5syndicate.models import utcnow
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.links import UNSUBSCRIBE, LinkSigner, verify_token
+from tests import web_support
 from tests.conftest import REPO
 from tests.digests import add_subscribers, make_article, store_articles
 from tests.smtpd import Faults, FaultySMTPServer
@@ -27,6 +35,7 @@ def send_env(engine: Engine, smtp_url: str, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(REPO / "src"),
         "M5_DATABASE__URL": engine.url.render_as_string(hide_password=False),
         "M5_DELIVERY__TRANSPORT": "smtp",
+        "M5_NEWSLETTER__POSTAL_ADDRESS": "Örnek Sok. 1, 06000 Ankara",
         "M5_DELIVERY__SMTP_URL": smtp_url,
         "M5_DELIVERY__LEASE_SECONDS": "2",
         "M5_DELIVERY__RETRY_SECONDS": "0.1",
@@ -161,6 +170,58 @@ def test_test_to_sends_one_message_outside_the_ledger(engine: Engine) -> None:
     assert f"as {emails[0]} would get it to editor@m5.test" in out
     with engine.connect() as conn:
         assert edition_store.latest_edition(conn, "daily") is None
+
+
+def status_of(engine: Engine, address: str) -> str:
+    [found] = roster.list_subscribers(engine, search=address)
+    return found.status
+
+
+def test_test_send_cannot_unsubscribe_the_real_subscriber(engine: Engine, tmp_path: Path) -> None:
+    """The test mail of a real subscriber: marked, its own Message-ID, and its
+    List-Unsubscribe (https and mailto) inert on the live site with the live key."""
+    emails = seed(engine, 1)
+    with web_support.running_site(engine, tmp_path) as site, FaultySMTPServer() as server:
+        env = send_env(
+            engine,
+            server.url,
+            M5_SECRET_KEY=web_support.SECRET,
+            M5_SITE__PUBLIC_URL=site.url,
+        )
+        result = start_send(env, "--test-to", "editor@m5.test", "--subscriber", emails[0])
+        out, err = result.communicate(timeout=60)
+        assert result.returncode == 0, err
+        ((_, data),) = server.handler.received
+        mail = email.message_from_bytes(data, policy=policy.default)
+        assert str(mail["Subject"]).startswith("[TEST] ")
+        [subscriber] = roster.list_subscribers(engine, search=emails[0])
+        assert subscriber.id is not None
+        assert not str(mail["Message-ID"]).startswith("<daily-")  # not the real delivery's
+        assert str(mail["Message-ID"]).endswith("@example.org>")  # the From domain
+        header = re.fullmatch(
+            r"<(http[^>]+/unsubscribe/([^>]+))>, <mailto:unsubscribe\+([^@]+)@example\.org>",
+            str(mail["List-Unsubscribe"]),
+        )
+        assert header is not None, mail["List-Unsubscribe"]
+        url, token, mailto_token = header.groups()
+        assert url.startswith(site.url)
+        for inert in (token, mailto_token):
+            assert verify_token(inert, UNSUBSCRIBE, web_support.SECRET) is None
+        answer = httpx.post(url, data={"List-Unsubscribe": "One-Click"})  # RFC 8058
+        assert answer.status_code == 404
+        text = mail.get_body(("plain",))
+        assert text is not None
+        for link in re.findall(r"http\S+/(?:unsubscribe|preferences)/\S+", text.get_content()):
+            assert httpx.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+        assert status_of(engine, emails[0]) == "confirmed"
+        # The control: the subscriber's real link does unsubscribe on this site.
+        real = LinkSigner(site.url, web_support.SECRET).links(
+            subscriber.id, subscriber.token_version
+        )
+        posted = httpx.post(real.unsubscribe_url, data={"List-Unsubscribe": "One-Click"})
+        assert posted.status_code == 200
+        assert status_of(engine, emails[0]) == "unsubscribed"
+    assert "marked [TEST]" in out
 
 
 def test_send_without_secret_key_says_how_to_set_it(engine: Engine) -> None:

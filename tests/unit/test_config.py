@@ -268,3 +268,17 @@ def test_tuple_and_optional_settings_read_from_env_and_file() -> None:
     with pytest.raises(ValidationError) as caught:
         FutureSection.model_validate({"limit": 11})
     assert caught.value.errors()[0]["type"] == "less_than_equal"
+
+
+def test_smtp_needs_a_postal_address_and_the_error_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "m5.toml"
+    path.write_text(
+        '[delivery]\ntransport = "smtp"\nsmtp_url = "smtp://relay.test:587"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"\[newsletter\] postal_address is empty") as raised:
+        load_settings(path, env={})
+    assert str(path) in str(raised.value) and "transport is smtp" in str(raised.value)
+    env = {"M5_NEWSLETTER__POSTAL_ADDRESS": "Örnek Sok. 1, 06000 Ankara"}
+    settings = load_settings(path, env=env)
+    assert settings.newsletter.postal_address == "Örnek Sok. 1, 06000 Ankara"
+    assert load_settings(None, env={}).newsletter.postal_address == ""  # outbox: optional

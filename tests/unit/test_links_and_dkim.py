@@ -10,11 +10,12 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from dkim.canonicalization import Relaxed
 from itsdangerous import URLSafeSerializer
 
 from m5syndicate.config import DkimSettings
 from m5syndicate.errors import ConfigError
-from m5syndicate.mail.dkim import DkimSigner, SigningKey, load_signer
+from m5syndicate.mail.dkim import OVERSIGNED, DkimSigner, SigningKey, load_signer, relaxed_body
 from m5syndicate.subscribers.links import (
     PREFERENCES,
     UNSUBSCRIBE,
@@ -127,3 +128,83 @@ def test_fast_tokens_are_exactly_itsdangerous_tokens() -> None:
             ours = LinkSigner("https://m5.test", SECRET).token(subscriber_id, version, purpose)
             theirs = URLSafeSerializer(SECRET, salt=purpose).dumps([subscriber_id, version])
             assert ours == theirs
+
+
+def signed_for_dns(case: str) -> tuple[bytes, object]:
+    key, record = ed25519_key()
+    signed = DkimSigner("m5.test", [SigningKey("mail", key)]).sign(CASES[case]())
+    return signed, lambda name, timeout=5: record
+
+
+def h_tag(signed: bytes) -> list[str]:
+    header = signed.split(b"\r\n\r\n", 1)[0].decode().replace("\r\n ", " ")
+    found = re.search(r"h=([^;]+);", header)
+    assert found is not None
+    return found.group(1).split(":")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_relaxed_relaxed_survives_what_relays_do(case: str) -> None:
+    signed, dns = signed_for_dns(case)
+    assert b"c=relaxed/relaxed;" in signed
+    # A relay adding a trailing space to a header line, re-folding a header, or
+    # padding a body line: all still verify.
+    spaced = signed.replace(b"\r\nList-Id: <", b"\r\nList-Id:   <", 1).replace(
+        b"List-Unsubscribe=One-Click\r\n", b"List-Unsubscribe=One-Click \r\n", 1
+    )
+    assert spaced != signed and dkim.verify(spaced, dnsfunc=dns)
+    folded = signed.replace(b"\r\nDate: ", b"\r\nDate:\r\n\t", 1)
+    assert dkim.verify(folded, dnsfunc=dns)
+    head, body = signed.split(b"\r\n\r\n", 1)
+    padded = head + b"\r\n\r\n" + body.replace(b"\r\n", b"  \r\n", 3) + b"\r\n\r\n"
+    assert dkim.verify(padded, dnsfunc=dns)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_oversigned_headers_cannot_be_added(case: str) -> None:
+    signed, dns = signed_for_dns(case)
+    names = h_tag(signed)
+    head = signed.split(b"\r\n\r\n", 1)[0].decode().lower()
+    for name in OVERSIGNED:
+        present = len(re.findall(rf"^{name}:", head, re.MULTILINE))
+        assert names.count(name) == present + 1, name
+    for extra in (
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        b"From: someone@else.test\r\n",
+        b"List-Unsubscribe: <https://evil.test/u>\r\n",
+        b"Subject: another subject\r\n",
+    ):
+        assert not dkim.verify(extra + signed, dnsfunc=dns), extra
+    # Not oversigned, so a receiver's own trace headers do not break it.
+    assert dkim.verify(b"Received: from relay.test\r\n" + signed, dnsfunc=dns)
+
+
+def test_a_mail_without_list_headers_may_not_gain_them() -> None:
+    key, record = ed25519_key()
+    plain = (
+        b"From: a@m5.test\r\nTo: b@example.net\r\nSubject: hi\r\n"
+        b"Date: Sat, 28 Nov 2026 07:00:00 +0000\r\nMessage-ID: <1@m5.test>\r\n\r\nbody\r\n"
+    )
+    signed = DkimSigner("m5.test", [SigningKey("mail", key)]).sign(plain)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return record
+
+    assert dkim.verify(signed, dnsfunc=dns)
+    added = b"List-Unsubscribe: <https://evil.test/u>\r\n" + signed
+    assert not dkim.verify(added, dnsfunc=dns)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"plain line\r\n",
+        b"two  spaces and\ta tab\r\n \t \r\ntrailing \t\r\n\r\n\r\n",
+        b"no final line end  ",
+        b"\r\n\r\n",
+        b"",
+        b"  leading\r\n\tindent\r\n",
+    ],
+)
+def test_relaxed_body_is_rfc_6376_as_dkimpy_reads_it(body: bytes) -> None:
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)

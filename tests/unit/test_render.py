@@ -33,7 +33,11 @@ SETTINGS = load_settings(
     env={},
     overrides={
         "site": {"public_url": "https://bulten.m5.test"},
-        "newsletter": {"from": "M5 Dergi Bülten <bulten@m5.test>", "max_articles": 3},
+        "newsletter": {
+            "from": "M5 Dergi Bülten <bulten@m5.test>",
+            "max_articles": 3,
+            "postal_address": "Örnek Sok. 1, 06000 Ankara, Türkiye",
+        },
     },
 )
 LONG = "Savunma sanayiinde İstanbul'da ışıklı, ılık bir gün; Iğdır'da kış. " * 6
@@ -110,6 +114,14 @@ def parse(data: bytes) -> EmailMessage:
     return message
 
 
+CASE_SLUGS = {
+    "daily-tr-html": "daily-2026-11-28",
+    "daily-en-html": "daily-2026-11-28",
+    "weekly-en-text": "weekly-2026-W48",
+    "instant-tr-html-updated": "instant-20261127T060000Z",
+}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_message_rules(case: str) -> None:
     data = CASES[case]()
@@ -126,16 +138,23 @@ def test_message_rules(case: str) -> None:
     assert message["To"] == "okur@m5.test"  # the address, nothing a subscriber typed
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = re.fullmatch(
-        r"<(https://bulten\.m5\.test/unsubscribe/([^>]+))>", message["List-Unsubscribe"]
+        r"<(https://bulten\.m5\.test/unsubscribe/([^>]+))>, "
+        r"<mailto:unsubscribe\+([^@>]+)@m5\.test>",
+        message["List-Unsubscribe"],
     )
-    assert unsubscribe is not None
+    assert unsubscribe is not None, message["List-Unsubscribe"]
     assert verify_token(unsubscribe.group(2), UNSUBSCRIBE, SECRET) == (1234, 3)
+    assert unsubscribe.group(3) == unsubscribe.group(2)  # the mailbox reads the same token
+    assert (
+        message["Feedback-ID"] == f"{CASE_SLUGS[case]}:{CASE_SLUGS[case].split('-')[0]}:digest:m5"
+    )
     parts = [message] if not message.is_multipart() else list(message.iter_parts())
     assert next(p.get_content_type() for p in parts) == "text/plain"
     for part in parts:
         content = part.get_content()
         assert unsubscribe.group(1) in content  # visible in every part
         assert "/preferences/" in content
+        assert "Örnek Sok. 1, 06000 Ankara, Türkiye" in content  # the postal address
         assert not any(slot in content for slot in SLOTS)
     if message.is_multipart():
         html = parts[1].get_content()
@@ -206,6 +225,7 @@ def test_filled_slots_equal_a_full_encoding() -> None:
             "archive_url": "https://m5.test/a",
             "unsubscribe_url": SLOTS[0],
             "preferences_url": SLOTS[1],
+            "postal_address": "",
         },
         html=False,
     )

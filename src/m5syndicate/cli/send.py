@@ -39,7 +39,7 @@ FAILURES_SHOWN = 50
     "--test-to",
     metavar="ADDR",
     help="Send the edition to ADDR as --subscriber (or a sample subscriber) would get it, "
-    "outside the ledger.",
+    "outside the ledger; marked [TEST], its links inert.",
 )
 @click.option("--subscriber", metavar="EMAIL", help="With --test-to: whose digest to send.")
 @click.option("--limit", type=click.IntRange(min=1), help="Handle at most N deliveries.")
@@ -227,13 +227,16 @@ def test_send(runtime: Runtime, cadence: str, to: str, subscriber: str | None) -
         transport = runtime.new_transport()
         try:
             parts = runtime.send_parts(transport)
-            preview = render_preview(parts, edition, recipient, runtime.clock(), to=to)
+            preview = render_preview(parts, edition, recipient, runtime.clock(), to=to, test=True)
             return await send_test(parts, preview, to)
         finally:
             await transport.close()
 
     reply = asyncio.run(deliver())
-    click.echo(f"sent {edition.slug} as {recipient.email} would get it to {to}: {reply}")
+    click.echo(
+        f"sent {edition.slug} as {recipient.email} would get it to {to} "
+        f"(subject marked [TEST], links inert): {reply}"
+    )
 
 
 @main.command()

@@ -3,10 +3,16 @@
 None of these freeze an edition or touch the ledger: they work on the edition that
 `send` would deliver now (the stored one of this period, or a draft of it), or, when
 nothing is due, on the cadence's latest edition.
+
+A test send cannot hurt the subscriber it shows: its subject starts "[TEST] ", its
+Message-ID is its own, and its links (unsubscribe, preferences, the List-Unsubscribe
+https and mailto) are signed with a throwaway key, so they open the "link not valid"
+page and unsubscribe nobody, whoever clicks or posts them.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +34,7 @@ from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.subscribers.links import LinkSigner
 
 
 def edition_to_show(engine: Engine, cadence: str, now: datetime, settings: Settings) -> Edition:
@@ -71,10 +78,21 @@ class Preview:
     message: bytes  # the .eml, links filled in
 
 
+def inert_links(settings: Settings) -> LinkSigner:
+    """Links of the right shape that no key of ours verifies: they lead nowhere."""
+    return LinkSigner(settings.site.public_url, secrets.token_urlsafe(32))
+
+
 def render_preview(
-    parts: SendParts, edition: Edition, recipient: Recipient, now: datetime, to: str = ""
+    parts: SendParts,
+    edition: Edition,
+    recipient: Recipient,
+    now: datetime,
+    to: str = "",
+    test: bool = False,
 ) -> Preview:
-    """The recipient's message for this edition (articles they already got included)."""
+    """The recipient's message for this edition (articles they already got included);
+    ``test``: as a test send, marked, with its own Message-ID and inert links."""
     selection = select_articles(edition, recipient, {}, parts.settings.newsletter)
     if isinstance(selection, str):
         raise InputError(
@@ -86,9 +104,10 @@ def render_preview(
         edition,
         parts.settings.site,
         parts.settings.newsletter,
-        parts.links,
+        inert_links(parts.settings) if test else parts.links,
         now,
         parts.sign,
+        test=test,
     )
     envelope, _ = composer.compose(recipient, selection, to=to or None)
     variant = composer.variant(recipient, selection)

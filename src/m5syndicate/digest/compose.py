@@ -4,6 +4,14 @@ substitute links, add their headers and (optionally) sign.
 A variant is (language, format, the articles selected); thousands of subscribers share
 one. Per message the work is: two signed tokens, a few short lines quoted-printable
 encoded, a join, and a DKIM signature when configured.
+
+Every digest carries what Gmail's and Yahoo's bulk-sender rules ask: List-Id,
+List-Unsubscribe with an https URL and a ``mailto:`` (RFC 2369), RFC 8058's
+List-Unsubscribe-Post, a Feedback-ID (``edition:cadence:digest:sender``) for Gmail's
+feedback loop, a Message-ID on the From domain and the postal address in the footer.
+
+A test send (``test=True``) is the same mail marked "[TEST] " in its subject, with a
+Message-ID of its own; the caller gives it inert links (``delivery/preview.py``).
 """
 
 from __future__ import annotations
@@ -31,12 +39,15 @@ from m5syndicate.mail.message import (
     ascii_address,
     assemble,
     header_block,
+    list_unsubscribe,
+    new_message_id,
     prepare_body,
 )
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.subscribers.links import LinkSigner
 
 Signer = Callable[[bytes], bytes]
+TEST_MARK = "[TEST] "
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,16 @@ def sender_domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
+def feedback_id(edition: Edition, domain: str) -> str:
+    """Gmail's Feedback-ID ``campaign:customer:type:sender``: the edition, its cadence,
+    the mail type and the sender (the From domain's first label), so the feedback loop
+    reports complaints per edition and cadence. Its fields hold no colon of their own."""
+    sender = domain.split(".", 1)[0] or "m5"
+    return ":".join(
+        part.replace(":", "-") for part in (edition.slug, edition.cadence, "digest", sender)
+    )
+
+
 class Composer:
     """Builds the exact bytes of each subscriber's digest for one edition."""
 
@@ -63,9 +84,10 @@ class Composer:
         links: LinkSigner,
         date: datetime,
         sign: Signer | None = None,
+        test: bool = False,
     ) -> None:
         self.env, self.edition, self.site, self.newsletter = env, edition, site, newsletter
-        self.links, self.date, self.sign = links, date, sign
+        self.links, self.date, self.sign, self.test = links, date, sign, test
         self.domain = sender_domain(newsletter.sender)
         self.bounce_address = parseaddr(newsletter.sender)[1]
         self.variants: dict[tuple[object, ...], Variant] = {}
@@ -79,21 +101,33 @@ class Composer:
 
     def build_variant(self, recipient: Recipient, selection: Selection) -> Variant:
         fmt = "html" if recipient.format == "html" else "text"
-        mail = render_digest(self.env, self.edition, selection, recipient.language, fmt, self.site)
+        mail = render_digest(
+            self.env,
+            self.edition,
+            selection,
+            recipient.language,
+            fmt,
+            self.site,
+            self.newsletter.postal_address,
+        )
+        subject = TEST_MARK + mail.subject if self.test else mail.subject
         head = header_block(
             sender=self.newsletter.sender,
-            subject=mail.subject,
+            subject=subject,
             date=self.date,
             reply_to=self.newsletter.reply_to,
             extra_headers=[
                 ("List-Id", f"<{self.edition.cadence}.digest.{self.domain}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("Feedback-ID", feedback_id(self.edition, self.domain)),
                 ("Auto-Submitted", "auto-generated"),
             ],
         )
-        return Variant(mail.subject, head, prepare_body(mail.text, mail.html, SLOTS), mail)
+        return Variant(subject, head, prepare_body(mail.text, mail.html, SLOTS), mail)
 
     def message_id(self, recipient: Recipient) -> str:
+        if self.test:  # never the id of the real delivery: that one may still be sent
+            return new_message_id(self.domain)
         # Stable per delivery: a retry (or a resend after a crash) carries the same id,
         # which lets receiving systems drop the duplicate.
         return f"<{self.edition.slug}.{recipient.subscriber_id}@{self.domain}>"
@@ -118,7 +152,7 @@ class Composer:
             variant.head,
             address,
             message_id,
-            [("List-Unsubscribe", f"<{links.unsubscribe_url}>")],
+            [("List-Unsubscribe", list_unsubscribe(links.unsubscribe_url, self.domain))],
             body,
         )
         if signed and self.sign is not None:

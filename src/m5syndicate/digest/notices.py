@@ -5,6 +5,11 @@ Rendered like the digests, by ``render.render_mail`` from
 HTML one extends ``notice.html`` on the digests' layout, CSS inlined), built by the same
 ``mail.message`` builder and signed by the same DKIM signer. The caller hands the
 envelope to its transport.
+
+Each carries Auto-Submitted (RFC 3834), a Message-ID on the From domain and the postal
+address in its footer; the welcome mail, the first of the list, also List-Id and
+List-Unsubscribe (https and mailto) with RFC 8058's one-click. The goodbye mail is not
+sent after a mail client's one-click unsubscribe (``web/account.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from jinja2 import Environment
 from m5syndicate.config import Settings
 from m5syndicate.digest.compose import Signer, sender_domain
 from m5syndicate.digest.render import RenderedMail, render_mail
-from m5syndicate.mail.message import Envelope, ascii_address, build_message, new_message_id
+from m5syndicate.mail.message import (
+    Envelope,
+    ascii_address,
+    build_message,
+    list_unsubscribe,
+    new_message_id,
+)
 from m5syndicate.models import Subscriber
 from m5syndicate.subscribers.links import subscriber_links
 from m5syndicate.subscribers.subscriptions import Confirmation
@@ -58,14 +69,19 @@ class Notices:
         if kind == "welcome":  # RFC 8058: mail clients show their own unsubscribe button
             headers += [
                 ("List-Id", f"<{subscriber.cadence}.digest.{self.domain}>"),
-                ("List-Unsubscribe", f"<{links.unsubscribe_url}>"),
+                ("List-Unsubscribe", list_unsubscribe(links.unsubscribe_url, self.domain)),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ]
         return self.envelope(subscriber.email, mail, now, headers)
 
     def render(self, kind: str, language: str, context: dict[str, str]) -> RenderedMail:
         site = self.settings.site
-        shared = {"site_title": site.title, "site_url": site.url, **context}
+        shared = {
+            "site_title": site.title,
+            "site_url": site.url,
+            "postal_address": self.settings.newsletter.postal_address,
+            **context,
+        }
         return render_mail(self.env, kind, language, shared)
 
     def envelope(

@@ -5,6 +5,10 @@ template sets ``subject``. One render serves every subscriber of a variant (lang
 format x article selection): per-subscriber links are rendered as slot markers and put in
 later by substitution (``message.prepare_body``). Dates are formatted with Babel in
 ``site.timezone``; no ``upper()``/``lower()`` touches Turkish text.
+
+Every mail's footer (``layout.html``, ``sender.txt``) names the sender and shows
+``[newsletter] postal_address``, as CAN-SPAM and the bulk-sender rules of Gmail and
+Yahoo ask; the templates get it as ``postal_address``.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class DigestPage:
     archive_url: str
     unsubscribe_url: str = UNSUBSCRIBE_SLOT
     preferences_url: str = PREFERENCES_SLOT
+    postal_address: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def context(self) -> dict[str, Any]:
@@ -125,6 +130,7 @@ class DigestPage:
             "archive_url": self.archive_url,
             "unsubscribe_url": self.unsubscribe_url,
             "preferences_url": self.preferences_url,
+            "postal_address": self.postal_address,
             **self.extra,
         }
 
@@ -161,7 +167,11 @@ def archive_url(public_url: str, edition: Edition, language: str) -> str:
 
 
 def digest_page(
-    edition: Edition, selection: Selection, language: str, site: SiteSettings
+    edition: Edition,
+    selection: Selection,
+    language: str,
+    site: SiteSettings,
+    postal_address: str = "",
 ) -> DigestPage:
     """Everything the digest templates need for one variant."""
     browser = archive_url(site.public_url, edition, language)
@@ -181,6 +191,7 @@ def digest_page(
         more=selection.more,
         more_url=browser,
         archive_url=browser,
+        postal_address=postal_address,
     )
 
 
@@ -191,8 +202,9 @@ def render_digest(
     language: str,
     fmt: str,
     site: SiteSettings,
+    postal_address: str = "",
 ) -> RenderedMail:
-    page = digest_page(edition, selection, language, site)
+    page = digest_page(edition, selection, language, site, postal_address)
     mail = render_mail(env, "digest", language, page.context(), html=fmt == "html")
     if mail.html is not None and len(mail.html.encode("utf-8")) > MAX_HTML_BYTES:
         raise RenderError(

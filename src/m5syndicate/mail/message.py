@@ -73,6 +73,23 @@ def new_message_id(domain: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
+UNSUBSCRIBE_LOCAL_PART = "unsubscribe"
+
+
+def unsubscribe_mailbox(unsubscribe_url: str, domain: str) -> str:
+    """``unsubscribe+<token>@<domain>``: the token is the last part of the https link
+    (URL-safe base64 and dots, all allowed in a local part); the bounce mailbox
+    (``bounces``) unsubscribes whoever mails it."""
+    token = unsubscribe_url.rsplit("/", 1)[1]
+    return f"{UNSUBSCRIBE_LOCAL_PART}+{token}@{domain}"
+
+
+def list_unsubscribe(unsubscribe_url: str, domain: str) -> str:
+    """RFC 2369's List-Unsubscribe with both ways: the https link first (RFC 8058
+    one-click posts to it), then the mailto: for clients that only mail."""
+    return f"<{unsubscribe_url}>, <mailto:{unsubscribe_mailbox(unsubscribe_url, domain)}>"
+
+
 def build_message(
     *,
     sender: str,

@@ -6,6 +6,12 @@ unknown token gets the one "link not valid" page. `POST /unsubscribe/{token}` wi
 one-click unsubscribe: it acts at once, with no cookie, no CSRF field and no redirect,
 because mail clients send it without a browser; the page's own button posts the same.
 A GET never changes anything.
+
+After a mail client's one-click (no cookie of ours: the mail client acted for the
+person) no goodbye mail is sent: the 200 answer is all, and mailing someone who just
+left by their client's button is what the bulk-sender rules ask us not to do. After the
+page's own button (a person in a browser, who has our cookie) the goodbye mail is still
+sent: it holds their link to come back, and they asked on our page.
 """
 
 from __future__ import annotations
@@ -149,7 +155,8 @@ async def unsubscribe_page(request: Request) -> Response:
 
 
 async def unsubscribe_post(request: Request) -> Response:
-    """RFC 8058 one-click, and the page's button: unsubscribe now, answer 200."""
+    """RFC 8058 one-click, and the page's button: unsubscribe now, answer 200; the
+    goodbye mail only after the page's button."""
     runtime = runtime_of(request)
     form = await read_form(request)
     if form is None or text_field(form, "List-Unsubscribe", 20) != "One-Click":
@@ -160,7 +167,8 @@ async def unsubscribe_post(request: Request) -> Response:
         return invalid(request)
     now = runtime.clock()
     consent = consent_of(request, runtime.settings.newsletter.consent_version)
-    if csrf.COOKIE not in request.cookies:  # no cookie of ours: a mail client's own button
+    by_mail_client = csrf.COOKIE not in request.cookies  # no cookie of ours: its own button
+    if by_mail_client:
         consent = replace(consent, via="mail")
     changed = await run_in_threadpool(unsubscribe, runtime.engine, subscriber.id, now, consent)
     links = page_links(request, subscriber)
@@ -170,7 +178,7 @@ async def unsubscribe_post(request: Request) -> Response:
         language_for(request, subscriber),
         resubscribe_action="/resubscribe/" + links.preferences_url.rsplit("/", 1)[1],
     )
-    if changed:
+    if changed and not by_mail_client:  # the page is the answer to a mail client
         response.background = account_mail_later(runtime, "goodbye", subscriber, now)
     return response
 
