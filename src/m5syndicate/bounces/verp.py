@@ -15,7 +15,6 @@ import re
 from email.utils import parseaddr
 
 from m5syndicate.config import Settings
-
 from m5syndicate.subscribers.links import require_secret_key
 
 DELIVERY_HEADER = "X-M5-Delivery"
