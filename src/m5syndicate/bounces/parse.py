@@ -84,7 +84,8 @@ def understand(
         return complaint(message, key, delivery_id)
     if report_type == "delivery-status":
         return delivery_status(message, key, delivery_id)
-    if is_auto_reply(message):
+    if is_auto_reply(message) and not looks_like_a_bounce(message):
+        # Bounces say Auto-Submitted too (RFC 3834); a person's autoresponder is no daemon.
         return Reading(key, ignored="an auto-reply, not a bounce")
     return other_bounce(message, key, delivery_id)
 
