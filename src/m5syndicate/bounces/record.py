@@ -102,7 +102,7 @@ class Recorder:
         if finding.address:
             subscriber_id = subscriber_store.find_subscriber_id(conn, finding.address)
             if subscriber_id is not None:
-                return bounce_store.target_of_subscriber(conn, subscriber_id)
+                return bounce_store.target_of_latest_delivery(conn, subscriber_id)
         return None
 
     def apply(

@@ -60,6 +60,20 @@ def target_of_delivery(conn: Connection, delivery_id: int) -> Target | None:
     return Target(row.id, row.email, row.token_version, row.edition_id, delivery_id)
 
 
+def target_of_latest_delivery(conn: Connection, subscriber_id: int) -> Target | None:
+    """The subscriber with their most recent sent delivery: what a bounce naming only
+    the address is most likely about (it counts for that edition's rates)."""
+    delivery_id = conn.execute(
+        select(deliveries.c.id)
+        .where((deliveries.c.subscriber_id == subscriber_id) & (deliveries.c.state == "sent"))
+        .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if delivery_id is not None:
+        return target_of_delivery(conn, delivery_id)
+    return target_of_subscriber(conn, subscriber_id)
+
+
 def target_of_subscriber(conn: Connection, subscriber_id: int) -> Target | None:
     row = conn.execute(
         select(subscribers.c.id, subscribers.c.email, subscribers.c.token_version).where(
