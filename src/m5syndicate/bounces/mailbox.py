@@ -94,6 +94,8 @@ class ImapBox:
                 self.imap = imaplib.IMAP4(target.host, target.port, timeout=timeout)
                 self.imap.starttls(ssl_context=context)  # no password in clear text
             self.imap.login(target.user, password)
+            # What the server offers once logged in (the greeting's list is the pre-login one).
+            self.offers = b" ".join(self.check(self.imap.capability(), "list capabilities"))
         except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
             raise MailboxError(f"{where}: cannot log in as {target.user}: {exc}") from None
         self.check(self.imap.select(quote(target.folder)), f"open folder {target.folder}")
@@ -122,15 +124,12 @@ class ImapBox:
                 yield uid, body
 
     def processed(self, key: str) -> None:
-        if b"MOVE" in b" ".join(self.capabilities()):
+        if b"MOVE" in self.offers.split():
             self.check(self.imap.uid("MOVE", key, quote(PROCESSED)), f"move {key} to {PROCESSED}")
             return
         self.check(self.imap.uid("COPY", key, quote(PROCESSED)), f"copy {key} to {PROCESSED}")
         self.check(self.imap.uid("STORE", key, "+FLAGS", r"(\Deleted)"), f"mark {key}")
         self.check(self.imap.expunge(), "expunge")
-
-    def capabilities(self) -> list[bytes]:
-        return [c.encode() if isinstance(c, str) else c for c in self.imap.capabilities]
 
     def kept(self, key: str) -> None:
         self.check(self.imap.uid("STORE", key, "+FLAGS", f"({UNREADABLE_KEYWORD})"), f"mark {key}")
