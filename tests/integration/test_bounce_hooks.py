@@ -208,6 +208,11 @@ def test_ses_bounce_signed_by_sns_is_recorded_for_its_delivery(hooks: Hooks) -> 
     assert response.json()["recorded"] == {"hard": 1}
     assert outcome(hooks.engine, [one])[one.email] == ("unsubscribed", True, ["hard"])
     assert hooks.sns.asked == [CERT_URL]
+    metrics = httpx.get(f"{hooks.url}/metrics").text
+    edition = "daily/2026-11-28"  # 1 of its 6 messages bounced
+    assert f'm5_edition_bounces{{edition="{edition}",kind="hard"}} 1.0' in metrics
+    assert f'm5_edition_hard_bounce_rate{{edition="{edition}"}} 0.16666' in metrics
+    assert f'm5_edition_complaint_rate{{edition="{edition}"}} 0.0' in metrics
     assert hooks.post("ses", body).json()["recorded"] == {}  # SNS retries: stored once
 
 
