@@ -106,8 +106,9 @@ def record_bounce(
         detail=detail,
         received_at=now,
     )
-    result = conn.execute(statement.on_conflict_do_nothing(index_elements=["event_key"]))
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: PostgreSQL's driver counts a skipped conflicting row too.
+    statement = statement.on_conflict_do_nothing(index_elements=["event_key"])
+    return conn.execute(statement.returning(bounces.c.id)).first() is not None
 
 
 def count_soft_since(conn: Connection, subscriber_id: int, since: datetime) -> int:
