@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -118,6 +119,7 @@ def check_sns_url(url: str, what: str) -> str:
     return url
 
 
+@functools.lru_cache(maxsize=1)
 def system_trust() -> Store:
     """The system's CA certificates (Debian: /etc/ssl/certs/ca-certificates.crt)."""
     with open("/etc/ssl/certs/ca-certificates.crt", "rb") as bundle:

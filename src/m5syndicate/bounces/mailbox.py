@@ -112,7 +112,8 @@ class ImapBox:
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
         data = self.check(
-            self.imap.uid("SEARCH", "UNKEYWORD", UNREADABLE_KEYWORD), "search the folder"
+            self.imap.uid("SEARCH", "UNDELETED", "UNKEYWORD", UNREADABLE_KEYWORD),
+            "search the folder",
         )
         uids = data[0].decode("ascii").split() if data and isinstance(data[0], bytes) else []
         for uid in uids:
@@ -129,7 +130,8 @@ class ImapBox:
             return
         self.check(self.imap.uid("COPY", key, quote(PROCESSED)), f"copy {key} to {PROCESSED}")
         self.check(self.imap.uid("STORE", key, "+FLAGS", r"(\Deleted)"), f"mark {key}")
-        self.check(self.imap.expunge(), "expunge")
+        if b"UIDPLUS" in self.offers.split():  # expunge only this mail, not others marked
+            self.check(self.imap.uid("EXPUNGE", key), f"expunge {key}")
 
     def kept(self, key: str) -> None:
         self.check(self.imap.uid("STORE", key, "+FLAGS", f"({UNREADABLE_KEYWORD})"), f"mark {key}")

@@ -30,7 +30,8 @@ from m5syndicate.store.bounces import Target
 from m5syndicate.subscribers.links import UNSUBSCRIBE, verify_token
 from m5syndicate.subscribers.subscriptions import Consent, record
 
-CONSENT = Consent(via="mail")
+BY_MAIL = Consent(via="mail")  # the person wrote (a complaint, an unsubscribe mail)
+BY_BOUNCE = Consent(via="bounce")  # their server said the address does not take mail
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Recorder:
         tally.recorded[finding.kind] += 1
         reason = f"{finding.kind} {finding.status}: {finding.detail}".strip()[:300]
         if finding.kind in ("complaint", "unsubscribe"):
-            tally.unsubscribed += unsubscribe(conn, target, now, reason)
+            tally.unsubscribed += unsubscribe(conn, target, now, reason, BY_MAIL)
         if finding.kind in ("hard", "complaint") or self.too_many_soft(conn, target, now):
             tally.suppressed += suppress(conn, target, now, reason)
 
@@ -169,12 +170,14 @@ class Recorder:
         return ""
 
 
-def unsubscribe(conn: Connection, target: Target, now: datetime, reason: str) -> int:
+def unsubscribe(
+    conn: Connection, target: Target, now: datetime, reason: str, consent: Consent
+) -> int:
     subscriber = subscriber_store.get_subscriber(conn, target.subscriber_id)
     if subscriber is None or subscriber.status == "unsubscribed":
         return 0
     subscriber_store.set_status(conn, target.subscriber_id, "unsubscribed", now)
-    record(conn, target.subscriber_id, "unsubscribe", now, CONSENT, reason)
+    record(conn, target.subscriber_id, "unsubscribe", now, consent, reason)
     return 1
 
 
@@ -182,6 +185,6 @@ def suppress(conn: Connection, target: Target, now: datetime, reason: str) -> in
     """Never mail the address again (its subscription ends), as `subscribers suppress` does."""
     if not subscriber_store.add_suppression(conn, target.email, reason, "bounce", now):
         return 0
-    unsubscribe(conn, target, now, reason)
-    record(conn, target.subscriber_id, "suppress", now, Consent(via="bounce"), reason)
+    unsubscribe(conn, target, now, reason, BY_BOUNCE)
+    record(conn, target.subscriber_id, "suppress", now, BY_BOUNCE, reason)
     return 1
