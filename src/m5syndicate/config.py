@@ -417,6 +417,78 @@ class ScheduleSettings(Section):
         return parse_duration(self.leader_check)
 
 
+class BouncesSettings(Section):
+    mailbox: str = setting(
+        "",
+        "where bounces arrive: imaps://user@host/INBOX, imap://... (STARTTLS) or "
+        "maildir:/path (empty: not read); password from env M5_BOUNCES_PASSWORD",
+    )
+    password: SecretStr = setting(
+        SecretStr(""), "IMAP password of the mailbox; only from env M5_BOUNCES_PASSWORD"
+    )
+    return_path: str = setting(
+        "",
+        "envelope sender of each digest, {token} naming the delivery "
+        "(empty: bounces+{token}@ the From domain)",
+    )
+    every: str = setting("5m", "how often `run` reads the bounce mailbox")
+    soft_limit: int = setting(
+        3, "soft bounces within soft_window_days that suppress an address", ge=1, le=1000
+    )
+    soft_window_days: int = setting(30, "window of soft_limit, in days", ge=1, le=3650)
+    pause_hard_rate: float = setting(
+        0.05, "an edition pauses when this share of its messages bounced hard", ge=0, le=1
+    )
+    pause_complaint_rate: float = setting(
+        0.003, "an edition pauses when this share of its messages drew complaints", ge=0, le=1
+    )
+    pause_after_messages: int = setting(
+        1000, "messages an edition sends before the pause rates apply", ge=1, le=100_000_000
+    )
+    mailgun_signing_key: SecretStr = setting(
+        SecretStr(""), "Mailgun webhook signing key; only from env M5_MAILGUN_SIGNING_KEY"
+    )
+    postmark_user: str = setting("postmark", "basic-auth user of the Postmark webhook")
+    postmark_password: SecretStr = setting(
+        SecretStr(""),
+        "basic-auth password of the Postmark webhook; only from env M5_POSTMARK_PASSWORD",
+    )
+    sendgrid_public_key: str = setting(
+        "", "SendGrid event webhook verification key (base64), empty: hook off"
+    )
+    ses_topic_arns: list[str] = setting(
+        [], "SNS topics whose SES notifications are accepted (empty: SES hook off)"
+    )
+
+    @field_validator("every")
+    @classmethod
+    def is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("mailbox")
+    @classmethod
+    def known_mailbox(cls, value: str) -> str:
+        if value and not value.startswith(("imaps://", "imap://", "maildir:")):
+            raise ValueError(
+                f"{value!r} is not a mailbox; write imaps://user@host/INBOX or maildir:/path"
+            )
+        return value
+
+    @field_validator("return_path")
+    @classmethod
+    def has_token_slot(cls, value: str) -> str:
+        if value and ("{token}" not in value or "@" not in value):
+            raise ValueError(
+                f"{value!r} needs a {{token}} slot and a domain, like bounces+{{token}}@example.org"
+            )
+        return value
+
+    @property
+    def every_seconds(self) -> int:
+        return parse_duration(self.every)
+
+
 class Settings(BaseSettings, Section):
     """Every section. pydantic-settings' sources read the file and the environment with
     this class's config (in ``load_settings``, one layer at a time); building ``Settings``
@@ -442,6 +514,7 @@ class Settings(BaseSettings, Section):
     dkim: DkimSettings = DkimSettings()
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    bounces: BouncesSettings = BouncesSettings()
     path: str = ""  # the file it was read from, for messages; set by load_settings
 
     @classmethod
@@ -494,6 +567,9 @@ ENV_SECRETS = {
     ("web", "secret_key"): "M5_SECRET_KEY",
     ("web", "admin_token"): "M5_ADMIN_TOKEN",
     ("web", "webhook_secret"): "M5_WEBHOOK_SECRET",
+    ("bounces", "password"): "M5_BOUNCES_PASSWORD",
+    ("bounces", "mailgun_signing_key"): "M5_MAILGUN_SIGNING_KEY",
+    ("bounces", "postmark_password"): "M5_POSTMARK_PASSWORD",
 }
 
 
@@ -592,7 +668,7 @@ def env_names(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The environment layer: M5_<SECTION>__<KEY> and the three secret variables."""
+    """The environment layer: M5_<SECTION>__<KEY> and the secret variables (ENV_SECRETS)."""
     variables = section_variables(env)
     for name in variables:
         section = name[3:].lower().partition("__")[0]

@@ -51,6 +51,9 @@ class Metrics:
     def watch_store(self, read: Callable[[], StoreFigures]) -> None:
         self.registry.register(StoreCollector(read))
 
+    def watch_bounces(self, read: Callable[[], list[BounceFigures]]) -> None:
+        self.registry.register(BounceCollector(read))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -79,6 +82,42 @@ class StoreCollector(Collector):
                 "Seconds since the last successful collection of any source",
                 value=collection_age,
             )
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+BounceFigures = tuple[str, int, dict[str, int]]
+"""(edition as cadence/period, messages sent, bounces by kind: hard, soft, complaint)"""
+
+
+class BounceCollector(Collector):
+    """Bounce and complaint rates of the newest editions with anything back: what the
+    guard rails ([bounces] pause_hard_rate, pause_complaint_rate) watch."""
+
+    def __init__(self, read: Callable[[], list[BounceFigures]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        counts = GaugeMetricFamily(
+            "m5_edition_bounces",
+            "Deliveries of an edition that came back",
+            labels=["edition", "kind"],
+        )
+        hard = GaugeMetricFamily(
+            "m5_edition_hard_bounce_rate", "Hard bounces per message sent", labels=["edition"]
+        )
+        complaints = GaugeMetricFamily(
+            "m5_edition_complaint_rate", "Complaints per message sent", labels=["edition"]
+        )
+        for edition, sent, kinds in self.read():
+            for kind in ("hard", "soft", "complaint"):
+                counts.add_metric([edition, kind], kinds.get(kind, 0))
+            hard.add_metric([edition], kinds.get("hard", 0) / sent if sent else 0.0)
+            complaints.add_metric([edition], kinds.get("complaint", 0) / sent if sent else 0.0)
+        yield counts
+        yield hard
+        yield complaints
 
     def describe(self) -> Iterator[Metric]:
         return iter(())

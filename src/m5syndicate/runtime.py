@@ -29,11 +29,14 @@ from m5syndicate.feeds.cache import FeedCache
 from m5syndicate.mail.dkim import load_signer
 from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.mail.transport import OutboxTransport, Transport
-from m5syndicate.metrics import Metrics, StoreFigures
+from m5syndicate.metrics import BounceFigures, Metrics, StoreFigures
 from m5syndicate.models import utcnow
+from m5syndicate.store.bounces import edition_rates
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.status import metric_figures
 from m5syndicate.subscribers.links import LinkSigner
+
+METRIC_EDITIONS = 20  # newest editions with bounces shown in /metrics (bounded label count)
 
 
 @dataclass
@@ -122,7 +125,20 @@ class Runtime:
         """This process's counters, plus figures read from the database at scrape time."""
         metrics = Metrics()
         metrics.watch_store(self.store_figures)
+        metrics.watch_bounces(self.bounce_figures)
         return metrics
+
+    def bounce_figures(self) -> list[BounceFigures]:
+        with self.engine.connect() as conn:
+            rates = edition_rates(conn)[:METRIC_EDITIONS]
+        return [
+            (
+                f"{r.cadence}/{r.period_key}",
+                r.sent,
+                {"hard": r.hard, "soft": r.soft, "complaint": r.complaints},
+            )
+            for r in rates
+        ]
 
     def store_figures(self) -> StoreFigures:
         deliveries, articles, newest = metric_figures(self.engine)

@@ -2,6 +2,7 @@
 
 from m5syndicate.cli import (
     admin,
+    bounces,
     collect,
     demo,
     dkim,
@@ -15,6 +16,7 @@ from m5syndicate.cli.base import main
 
 __all__ = [
     "admin",
+    "bounces",
     "collect",
     "demo",
     "dkim",

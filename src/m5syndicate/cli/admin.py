@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
+from m5syndicate.cli.bounces import show_bounce_rates
 from m5syndicate.config import as_redacted_dict
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.jobs import job_triggers, next_run
@@ -74,6 +75,7 @@ def status(obj: Context) -> None:
     for title, counts in report.sections():
         click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
     show_jobs(runtime, report.jobs)
+    show_bounce_rates(runtime.engine)
     if report.failing_sources:
         click.echo("\nfailing sources:")
         echo_table(report.failing_sources, ("source", "errors", "next check", "last error"))

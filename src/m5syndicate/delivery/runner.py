@@ -16,6 +16,7 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
+from m5syndicate.bounces.verp import delivery_signer
 from m5syndicate.delivery import policy
 from m5syndicate.delivery.pacing import Budget, Clock, RateLimit
 from m5syndicate.delivery.parts import SendParts
@@ -62,7 +63,13 @@ class EditionRun:
         self.limiter = RateLimit(self.delivery.rate_per_second)
         settings = parts.settings
         self.composer = Composer(
-            parts.env, edition, settings.site, settings.newsletter, parts.links, clock.now()
+            parts.env,
+            edition,
+            settings.site,
+            settings.newsletter,
+            parts.links,
+            clock.now(),
+            verp=delivery_signer(settings),
         )
         self.failures_in_a_row = 0
         self.paused = ""  # why the edition paused, once it has

@@ -23,6 +23,7 @@ from email.utils import parseaddr
 
 from jinja2 import Environment
 
+from m5syndicate.bounces.verp import DELIVERY_HEADER, DeliverySigner
 from m5syndicate.config import NewsletterSettings, SiteSettings
 from m5syndicate.digest.editions import Selection
 from m5syndicate.digest.render import (
@@ -85,9 +86,11 @@ class Composer:
         date: datetime,
         sign: Signer | None = None,
         test: bool = False,
+        verp: DeliverySigner | None = None,
     ) -> None:
         self.env, self.edition, self.site, self.newsletter = env, edition, site, newsletter
         self.links, self.date, self.sign, self.test = links, date, sign, test
+        self.verp = verp
         self.domain = sender_domain(newsletter.sender)
         self.bounce_address = parseaddr(newsletter.sender)[1]
         self.variants: dict[tuple[object, ...], Variant] = {}
@@ -148,13 +151,14 @@ class Composer:
         )
         address = to or recipient.email
         message_id = self.message_id(recipient)
-        data = assemble(
-            variant.head,
-            address,
-            message_id,
-            [("List-Unsubscribe", list_unsubscribe(links.unsubscribe_url, self.domain))],
-            body,
-        )
+        personal = [("List-Unsubscribe", list_unsubscribe(links.unsubscribe_url, self.domain))]
+        sender = self.bounce_address
+        if self.verp is not None and recipient.delivery_id:
+            # What comes back names its ledger row: by the return path, or by this
+            # header when a DSN quotes only the original headers (bounces/verp.py).
+            personal.append((DELIVERY_HEADER, self.verp.token(recipient.delivery_id)))
+            sender = self.verp.envelope_sender(recipient.delivery_id)
+        data = assemble(variant.head, address, message_id, personal, body)
         if signed and self.sign is not None:
             data = self.sign(data)
-        return Envelope(self.bounce_address, (ascii_address(address),), data), message_id
+        return Envelope(sender, (ascii_address(address),), data), message_id

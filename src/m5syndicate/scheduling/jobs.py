@@ -5,7 +5,8 @@
 - daily / weekly: the digests at `[newsletter] daily_at` / `weekly_on`, in the site's
   zone, caught up after downtime within `[schedule] catch_up_grace`;
 - retries (every minute): finish frozen editions (deliveries due for another try);
-- prune (03:30 daily): drop ledger rows older than `[schedule] retention_days`.
+- prune (03:30 daily): drop ledger rows older than `[schedule] retention_days`;
+- bounces (every `[bounces] every`): read the bounce mailbox, when one is configured.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from m5syndicate.bounces.inbox import read_configured_mailbox
 from m5syndicate.config import Settings
 from m5syndicate.delivery.send import SendOptions
 from m5syndicate.flows import collect_and_notify, send_now
@@ -41,6 +43,7 @@ def job_triggers(settings: Settings) -> dict[str, BaseTrigger]:
         "weekly": digest_trigger("weekly", settings.newsletter, zone),
         "retries": IntervalTrigger(seconds=RETRY_TICK_SECONDS),
         "prune": CronTrigger(hour=3, minute=30, timezone=ZoneInfo(zone)),
+        "bounces": IntervalTrigger(seconds=settings.bounces.every_seconds),
     }
 
 
@@ -52,6 +55,7 @@ def build_jobs(runtime: Runtime, stopping: asyncio.Event) -> list[JobSpec]:
         "weekly": (digest_job(runtime, "weekly", stopping), True),
         "retries": (retries_job(runtime, stopping), False),
         "prune": (prune_job(runtime), False),
+        "bounces": (bounces_job(runtime), False),
     }
     return [
         JobSpec(name, triggers[name], action, catch_up=catch_up)
@@ -115,3 +119,21 @@ def prune_job(runtime: Runtime) -> Action:
 def prune_before(runtime: Runtime, before: datetime) -> tuple[int, int]:
     with runtime.engine.begin() as conn:
         return prune_ledger(conn, before)
+
+
+def bounces_job(runtime: Runtime) -> Action:
+    async def read(scheduled_for: datetime) -> None:
+        settings = runtime.settings
+        if not settings.bounces.mailbox:
+            return
+        tally = await asyncio.to_thread(
+            read_configured_mailbox, runtime.engine, settings, runtime.clock
+        )
+        if tally.read:
+            log.info("bounce mailbox: %d mails read, %s", tally.read, dict(tally.recorded))
+        if tally.unreadable or tally.unmatched:
+            log.warning("bounce mailbox: %d kept unread", tally.unreadable + tally.unmatched)
+        for paused in tally.paused:
+            log.error("edition paused: %s", paused)
+
+    return read

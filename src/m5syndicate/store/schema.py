@@ -293,3 +293,25 @@ job_runs = Table(
     Column("failures", Integer, nullable=False, default=0),
     Column("misses", Integer, nullable=False, default=0),
 )
+
+# What came back after a mail left (bounces/): one row per bounce, complaint or unsubscribe
+# mail, tied to its delivery when the mail named it. Plain ids, not foreign keys, for the
+# delivery and the edition: pruning the ledger keeps the edition's rates; a forgotten
+# subscriber's rows lose their subscriber (SET NULL), never the count.
+bounces = Table(
+    "bounces",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    # The report's Message-ID (or provider event id) and what it said: read twice, stored once.
+    Column("event_key", String(255), nullable=False, unique=True),
+    Column("kind", String(12), nullable=False),  # hard, soft, complaint, unsubscribe
+    Column("source", String(20), nullable=False),  # mailbox, ses, mailgun, postmark, sendgrid
+    Column("delivery_id", BigInteger, nullable=True),
+    Column("edition_id", Integer, nullable=True),
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(40), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    when("received_at", nullable=False),
+    Index(None, "edition_id", "kind"),
+    Index(None, "subscriber_id", "kind", "received_at"),
+)

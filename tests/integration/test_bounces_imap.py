@@ -1,0 +1,94 @@
+"""`m5syndicate bounces` against a real IMAP server (Dovecot, over TLS, with a password):
+the returned mails of several real formats acted on, moved to Processed, the unreadable
+one kept in INBOX with a keyword."""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tests.bounce_mail import ONE_EACH, returned_mails, sent_digests
+from tests.digests import SECRET, settings_for
+from tests.dovecot import PASSWORD, Dovecot, dovecot  # noqa: F401 (the fixture)
+from tests.integration.test_bounces_maildir import m5, outcome
+
+
+def keywords_in_inbox(server: Dovecot) -> list[bytes]:
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    with imaplib.IMAP4_SSL("127.0.0.1", server.port, ssl_context=context) as imap:
+        imap.login("bounces", PASSWORD)
+        imap.select("INBOX")
+        _, data = imap.fetch("1:*", "(FLAGS)")
+        return [item for item in data if isinstance(item, bytes)]
+
+
+def test_bounces_command_reads_dovecot_over_tls(
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+) -> None:
+    settings = settings_for(database_url, tmp_path)
+    sent = sent_digests(engine, settings, len(ONE_EACH))
+    for data in returned_mails(settings, sent).values():
+        dovecot.deliver(data)
+    env = {
+        "M5_DATABASE__URL": database_url,
+        "M5_SECRET_KEY": SECRET,
+        "M5_BOUNCES__MAILBOX": dovecot.url,
+        "M5_BOUNCES_PASSWORD": PASSWORD,
+    }
+
+    result = m5(env, "bounces")
+
+    assert result.returncode == 0, result.stderr
+    assert "9 mails read; recorded complaint 1, hard 3, soft 1, unsubscribe 1" in result.stdout
+    found = outcome(engine, sent)
+    assert [found[one.email][:2] for one in sent[:6]] == [
+        ("unsubscribed", True),
+        ("unsubscribed", True),
+        ("confirmed", False),
+        ("unsubscribed", True),
+        ("unsubscribed", False),
+        ("unsubscribed", True),
+    ]
+    assert len(dovecot.folder("Processed")) == 8
+    flags = keywords_in_inbox(dovecot)
+    assert len(flags) == 1 and b"M5Unreadable" in flags[0]
+    assert "0 mails read" in m5(env, "bounces").stdout  # the kept one is not re-read
+
+
+def test_a_wrong_password_is_one_clear_error(
+    database_url: str,
+    dovecot: Dovecot,  # noqa: F811
+) -> None:
+    env = {
+        "M5_DATABASE__URL": database_url,
+        "M5_SECRET_KEY": SECRET,
+        "M5_BOUNCES__MAILBOX": dovecot.url,
+        "M5_BOUNCES_PASSWORD": "wrong",
+    }
+    assert m5(env, "db", "upgrade").returncode == 0
+    result = m5(env, "bounces")
+    assert result.returncode == 1
+    assert "cannot log in as bounces" in result.stderr and "Traceback" not in result.stderr
+    assert "wrong" not in result.stderr
+
+
+def test_an_untrusted_certificate_is_refused(
+    database_url: str,
+    dovecot: Dovecot,  # noqa: F811
+) -> None:
+    env = {
+        "M5_DATABASE__URL": database_url,
+        "M5_SECRET_KEY": SECRET,
+        "M5_BOUNCES__MAILBOX": dovecot.url.partition("?")[0],  # no ca_file: not trusted
+        "M5_BOUNCES_PASSWORD": PASSWORD,
+    }
+    assert m5(env, "db", "upgrade").returncode == 0
+    result = m5(env, "bounces")
+    assert result.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in result.stderr
