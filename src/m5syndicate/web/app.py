@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -14,6 +15,7 @@ from m5syndicate.errors import InputError, M5Error, NotFound
 from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, feeds, health, ops, pages
+from m5syndicate.web.guards import BodyLimit, CleanTarget, PublicRedirects
 
 # Our errors -> HTTP statuses; anything else is a 500 logged by the server.
 STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
@@ -37,6 +39,11 @@ def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None)
             *archive.routes(),
         ],
         exception_handlers={M5Error: handle_error},
+        middleware=[
+            Middleware(CleanTarget),
+            Middleware(BodyLimit),
+            Middleware(PublicRedirects, public_url=runtime.settings.site.public_url),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
