@@ -171,6 +171,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"body: not valid JSON: {exc}") from None
+    except RecursionError:  # json.loads recurses per level: [[[[... was a 500
+        raise InputError("body: JSON nested too deeply; send a flat object") from None
     if not isinstance(body, dict):
         raise InputError("body: expected a JSON object")
     return body
