@@ -11,7 +11,6 @@ temporary folder, prints the figures and appends them to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import os
 import platform
@@ -348,7 +347,7 @@ def main() -> None:
     work.chmod(0o755)  # nginx's worker runs as an unprivileged user and must read it
     try:
         settings = load_settings(None, env={"M5_DATABASE__URL": f"sqlite:///{work / 'bench.db'}"})
-        settings = dataclasses.replace(settings, path="bench")
+        settings = settings.with_changes(path="bench")
         engine = make_engine(settings.database.url)
         upgrade(engine)
         print(f"seeding {options.articles:,} articles ...", flush=True)

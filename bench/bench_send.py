@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import platform
@@ -56,7 +55,7 @@ from m5syndicate.store.schema import subscribers  # noqa: E402
 PFX = Path("/tmp/pfx")
 SINK = PFX / "root/usr/sbin/smtp-sink"
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-SECRET = "bench-secret"
+SECRET = "bench-secret-key-0123456789abcdef-0123"
 PARAGRAPH = (
     "Milli imkânlarla inşa edilen yeni nesil korvet projesinin ilk gemisi, Marmara "
     "Denizi'nde gerçekleştirilen liman dışı seyir testlerini başarıyla tamamladı. "
@@ -170,8 +169,8 @@ def settings_for(db: Path, port: int, connections: int, dkim_key: str) -> Runtim
             ),
         },
     )
-    web = dataclasses.replace(settings.web, secret_key=SECRET)
-    return Runtime(dataclasses.replace(settings, web=web), clock=lambda: NOW)
+    web = settings.web.with_changes(secret_key=SECRET)
+    return Runtime(settings.with_changes(web=web), clock=lambda: NOW)
 
 
 async def run_send(runtime: Runtime) -> int:
@@ -243,10 +242,8 @@ def sample_message(db: Path, port: int, connections: int) -> bytes:
     try:
         outbox = Path(tempfile.mkdtemp()) / "outbox"
         settings = runtime.settings
-        delivery = dataclasses.replace(
-            settings.delivery, transport="outbox", outbox_dir=str(outbox)
-        )
-        one = Runtime(dataclasses.replace(settings, delivery=delivery), clock=lambda: NOW)
+        delivery = settings.delivery.with_changes(transport="outbox", outbox_dir=str(outbox))
+        one = Runtime(settings.with_changes(delivery=delivery), clock=lambda: NOW)
         asyncio.run(run_send_limited(one))
         one.close()
         return next((outbox / "new").glob("*.eml")).read_bytes()

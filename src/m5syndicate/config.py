@@ -190,11 +190,29 @@ class CollectSettings(Section):
         "theme text removed from articles (a paragraph equal to one, or starting a tail)",
     )
 
+    category_languages: list[str] = setting(
+        ["defence-news=en"],
+        "slug=language: articles in that category are in that language, whatever the "
+        "source or the page says (a post's own multilingual-plugin field still wins)",
+    )
+
     @field_validator("reconcile_every")
     @classmethod
     def is_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("category_languages")
+    @classmethod
+    def are_category_languages(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            slug, sep, lang = entry.partition("=")
+            if not sep or not slug.strip() or lang.strip() not in LANGUAGES:
+                raise ValueError(
+                    f'{entry!r} is not slug=language; write it like "defence-news=en" '
+                    f"({' or '.join(LANGUAGES)})"
+                )
+        return entries
 
     @property
     def reconcile_every_seconds(self) -> int:
@@ -212,7 +230,7 @@ class SourceSettings(Section):
     every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
     categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
     language: Literal["", Language] = setting(
-        "", "language of its articles when they do not say (tr or en)"
+        "", "language of its articles (tr or en), unless the post or its category says another"
     )
     enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
 
@@ -237,6 +255,31 @@ class FeedsSettings(Section):
     )
     languages: list[Language] = setting(["tr", "en"], "one feed of everything per language")
     categories: list[str] = setting(["defence-news", "one-cikan"], "one feed per category slug")
+    category_names: list[str] = setting(
+        [
+            "one-cikan:tr=Öne Çıkan",
+            "one-cikan:en=Featured",
+            "defence-news:en=Defence News",
+        ],
+        "slug:language=Name: a category's name in each language, for feed titles and labels "
+        "(else the name the site gives it); a category feed speaks the site's language if "
+        "its category has a name in it, else the first language it has one in",
+    )
+
+    @field_validator("category_names")
+    @classmethod
+    def are_category_names(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            key, sep, name = entry.partition("=")
+            slug, colon, lang = key.partition(":")
+            if (
+                not (sep and colon and slug.strip() and name.strip())
+                or lang.strip() not in LANGUAGES
+            ):
+                raise ValueError(
+                    f'{entry!r} is not slug:language=Name; write it like "one-cikan:en=Featured"'
+                )
+        return entries
 
 
 class NewsletterSettings(Section):

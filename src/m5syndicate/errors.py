@@ -7,7 +7,11 @@ statuses in one place.
     M5Error                      anything m5syndicate reports to a person (exit 1)
     ├── ConfigError              a configuration file, key or value is wrong
     ├── StoreError               the database is unreachable or refused a statement
-    │   └── NotFound             a named row (subscriber, edition, source) does not exist
+    │   ├── NotFound             a named row (subscriber, edition, source) does not exist
+    │   ├── DatabaseUnreachable  cannot connect, or the connection dropped
+    │   ├── DatabaseBusy         another writer holds the lock (SQLite) or the rows
+    │   ├── SchemaBehind         a table or column is missing: run `db upgrade`
+    │   └── ConstraintViolation  a write broke a unique or foreign key constraint
     ├── CollectError             a source could not be fetched or parsed
     │   ├── FetchError           the HTTP exchange failed (status, timeout, size cap...)
     │   └── ParseError           the payload was not what its source type promises
@@ -40,6 +44,22 @@ class StoreError(M5Error):
 
 class NotFound(StoreError):
     """A named row does not exist."""
+
+
+class DatabaseUnreachable(StoreError):
+    """The database cannot be connected to, or the connection dropped."""
+
+
+class DatabaseBusy(StoreError):
+    """Another writer held the lock longer than we wait; retrying later helps."""
+
+
+class SchemaBehind(StoreError):
+    """The schema lacks a table or column this version uses."""
+
+
+class ConstraintViolation(StoreError):
+    """A write broke a unique or foreign key constraint (raced, or a bug)."""
 
 
 class CollectError(M5Error):

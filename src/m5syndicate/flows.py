@@ -18,28 +18,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
-from m5syndicate.collect.fetcher import Fetcher
+from m5syndicate.collect.parts import CollectParts
 from m5syndicate.collect.refresh import SourceReport, refresh_due
-from m5syndicate.config import Settings
 from m5syndicate.delivery.send import SendOptions, SendParts, SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.metrics import Metrics
 
 # Opens a transport in the caller's event loop and closes it afterwards.
 OpenSending = Callable[[], AbstractAsyncContextManager[SendParts]]
-
-
-@dataclass(frozen=True)
-class CollectParts:
-    """What a collect cycle needs, built by the runtime."""
-
-    engine: Engine
-    fetcher: Fetcher
-    settings: Settings
-    metrics: Metrics
-    lock: asyncio.Lock  # one collection at a time in this process
 
 
 @dataclass

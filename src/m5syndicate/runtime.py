@@ -19,13 +19,13 @@ from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.fetcher import Fetcher, user_agent
+from m5syndicate.collect.parts import CollectParts
 from m5syndicate.config import Settings
 from m5syndicate.delivery.send import SendParts
 from m5syndicate.digest.compose import Signer
 from m5syndicate.digest.notices import Notices
 from m5syndicate.digest.templates import email_environment
 from m5syndicate.feeds.cache import FeedCache
-from m5syndicate.flows import CollectParts
 from m5syndicate.mail.dkim import load_signer
 from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.mail.transport import OutboxTransport, Transport

@@ -130,3 +130,21 @@ def test_html_article_page_failure_is_skipped_and_retried(
     # The section was fetched again (its validators were not kept) but only the
     # missing article page was asked for.
     assert [r.path for r in upstream.log] == ["/hava/", "/hava/iki/"]
+
+
+def test_one_unreadable_file_is_skipped_by_name_and_the_rest_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    good = '+++\ntitle = "İyi"\nurl = "https://m5.test/iyi/"\npublished = 2026-11-27T06:00:00Z\n'
+    (folder / "01-iyi.md").write_text(good + 'language = "tr"\n+++\nMetin.\n', encoding="utf-8")
+    (folder / "02-bozuk.md").write_text(
+        good.replace("iyi/", "bozuk/") + "categories = 5\n+++\n<!-- yorum -->Metin.\n",
+        encoding="utf-8",
+    )
+    source = SourceSettings(name="files", type="directory", url=str(folder), language="tr")
+    (report,) = collect(engine, settings_for(source), NOW)
+    assert not report.failed and len(report.new) == 1
+    assert [e.split(":")[0] for e in report.item_errors] == ["02-bozuk.md"]
+    assert [a.url for a in stored(engine)] == ["https://m5.test/iyi/"]

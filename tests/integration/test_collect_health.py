@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from m5syndicate.collect.readers import Page
+from m5syndicate.collect.reading import Page
 from m5syndicate.collect.refresh import SourceReport, store_page
 from m5syndicate.store import sources as source_store
 from tests.integration.test_cli import m5

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from m5syndicate.delivery.send import SendParts, send_due
 from m5syndicate.mail.dkim import DkimSigner, SigningKey
 from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
-from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
 from tests.digests import (
     NOW,
@@ -66,7 +65,7 @@ def test_faults_end_delivered_or_recorded_never_twice(engine: Engine, tmp_path: 
     assert failures[emails[7]][0] == 550 and "5.7.1" in failures[emails[7]][1]
     with engine.connect() as conn:
         # A hard bounce suppresses the address; a policy refusal (our side) never does.
-        assert ledger.suppressed_among(conn, [emails[6], emails[7]]) == {emails[6]}
+        assert subscriber_store.suppressed_among(conn, [emails[6], emails[7]]) == {emails[6]}
         assert subscriber_store.is_suppressed(conn, emails[6])
 
 

@@ -25,7 +25,8 @@ def send_one(url: str) -> tuple[str, bool]:
     """(the reply, whether the connection was encrypted)."""
 
     async def run() -> tuple[str, bool]:
-        transport = SmtpTransport(parse_smtp_url(url), connections=1, timeout=5)
+        # Generous: a loaded CI machine can take seconds over a TLS handshake.
+        transport = SmtpTransport(parse_smtp_url(url), connections=1, timeout=30)
         try:
             reply = await transport.send(MAIL)
             (client,) = transport.idle

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.migrate import upgrade
-from m5syndicate.web.openapi import openapi_document
+from m5syndicate.web.api import MAX_JSON_BYTES, PREFIX, openapi_document
 from tests.web_support import ADMIN_TOKEN, Site, running_site
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -36,7 +36,8 @@ def test_api_needs_the_bearer_token(engine: Engine, tmp_path: Path) -> None:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}):
             answer = httpx.get(f"{site.url}/api/subscribers", headers=headers)
             assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
-        assert httpx.get(f"{site.url}/api/openapi.json").json()["openapi"] == "3.0.3"
+        # FastAPI writes OpenAPI 3.1 (pydantic's JSON Schema); the hand-written one was 3.0.3.
+        assert httpx.get(f"{site.url}/api/openapi.json").json()["openapi"] == "3.1.0"
 
 
 def test_api_is_off_without_a_configured_token(engine: Engine, tmp_path: Path) -> None:
@@ -78,6 +79,35 @@ def test_api_add_list_search_show_remove_stats(engine: Engine, tmp_path: Path) -
         assert api.get(f"{site.url}/api/subscribers", params={"limit": "0"}).status_code == 400
 
 
+def test_api_refuses_bad_requests_with_a_json_error_naming_the_field(api_site: Site) -> None:
+    with httpx.Client(base_url=f"{api_site.url}/api", headers=AUTH) as api:
+        typo = api.post("/subscribers", json={"email": "a@example.org", "cadense": "daily"})
+        assert typo.status_code == 400 and typo.json()["error"].startswith("cadense: ")
+        wrong_type = api.post("/subscribers", json={"email": "a@example.org", "confirmed": "y"})
+        assert wrong_type.status_code == 400 and "confirmed: " in wrong_type.json()["error"]
+        not_json = api.post("/subscribers", content=b"{", headers={"content-type": "x"})
+        assert not_json.status_code == 400 and "error" in not_json.json()
+        too_big = api.post("/subscribers", content=b" " * (MAX_JSON_BYTES + 1))
+        assert too_big.status_code == 400 and str(MAX_JSON_BYTES) in too_big.json()["error"]
+        huge_id = api.get(f"/subscribers/{2**64}")
+        assert huge_id.status_code == 400 and huge_id.json()["error"].startswith("subscriber_id")
+        assert api.get("/nowhere").json() == {"error": "Not Found"}
+        choice = api.post("/subscribers", json={"email": "a@example.org", "cadence": "hourly"})
+        assert choice.status_code == 400 and "cadence" in choice.json()["error"]
+
+
+def test_api_docs_page_needs_nothing_from_outside(api_site: Site) -> None:
+    page = httpx.get(f"{api_site.url}/api/docs")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-eval" not in csp
+    assert "http" not in page.text  # every asset is this site's
+    assets = ("docs/assets/swagger-ui-bundle.js", "docs/assets/swagger-ui.css", "docs/start.js")
+    for asset in assets:
+        answer = httpx.get(f"{api_site.url}/api/{asset}")
+        assert answer.status_code == 200 and asset in page.text and len(answer.content) > 100
+
+
 schema = schemathesis.openapi.from_dict(openapi_document())
 
 
@@ -89,5 +119,8 @@ schema = schemathesis.openapi.from_dict(openapi_document())
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_fuzzed_api_calls_never_get_a_server_error(case: schemathesis.Case, api_site: Site) -> None:
-    response = case.call(base_url=api_site.url, headers=AUTH, timeout=10)
+    # The document's paths are relative to its server, /api.
+    response = case.call(base_url=f"{api_site.url}{PREFIX}", headers=AUTH, timeout=10)
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text}"
+    # Every answer is the API's JSON: a path that missed the API would get the site's page.
+    assert response.headers["content-type"] == ["application/json"], case.formatted_path

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from m5syndicate.collect import wordpress as wordpress_source
 from m5syndicate.collect.fetcher import Fetcher, user_agent
-from m5syndicate.collect.readers import Page, ReadContext, read_wordpress
+from m5syndicate.collect.reading import Page, ReadContext
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings, SourceSettings
 from m5syndicate.errors import ParseError
@@ -83,7 +84,7 @@ async def read_pages(
     )
     pages = []
     try:
-        async for page in read_wordpress(ctx):
+        async for page in wordpress_source.read(ctx):
             on_page(page)
             pages.append(page)
     finally:

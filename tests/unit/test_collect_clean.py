@@ -102,18 +102,6 @@ def test_summary_cuts_at_a_word_and_drops_wordpress_ellipsis() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("Yeni korvet, liman kabul testlerinin ardından ilk seyir testlerine çıktı ve bu", "tr"),
-        ("The leaders will meet in Sochi on Monday to discuss the agreements of the past", "en"),
-        ("Erdoğan, Türkiye", "xx"),
-    ],
-)
-def test_language_is_guessed_only_when_clear(text: str, language: str) -> None:
-    assert clean.guess_language(text, "xx") == language
-
-
-@pytest.mark.parametrize(
     ("body", "content_type"),
     [
         ("“Çelik” İstanbul’da ığş".encode("cp1254"), "text/html; charset=ISO-8859-9"),
@@ -125,3 +113,89 @@ def test_language_is_guessed_only_when_clear(text: str, language: str) -> None:
 )
 def test_turkish_encodings_are_decoded_as_browsers_do(body: bytes, content_type: str) -> None:
     assert decode(body, content_type).endswith("“Çelik” İstanbul’da ığş")
+
+
+NINE_WORDS = "Tatbikat bugün Konya'da başladı ve üç gün sürecek."
+YOUTUBE = (
+    '<figure class="wp-block-embed is-type-video wp-block-embed-youtube">'
+    '<div class="wp-block-embed__wrapper"><iframe title="Tatbikat videosu" '
+    'src="https://www.youtube.com/embed/abcDEF12345?feature=oembed"></iframe></div></figure>'
+)
+
+
+def cleaned(fragment: str, boilerplate: list[str] = BOILERPLATE) -> str:
+    return clean.sanitize(clean.prepare(fragment, boilerplate), "https://m5.test/yazi/")
+
+
+def test_a_short_post_keeps_its_sentence_and_video_after_a_button() -> None:
+    """The post stored empty in issue 11: a button, a 9-word sentence and a video."""
+    kept = cleaned(f"<p><a href='/abone/'>Abone Ol</a></p><p>{NINE_WORDS}</p>{YOUTUBE}")
+    assert NINE_WORDS in kept.replace("&#39;", "'") and "Abone Ol" not in kept
+    assert '<a href="https://www.youtube.com/watch?v=abcDEF12345"' in kept
+    assert "Tatbikat videosu" in kept
+
+
+def test_the_tail_rule_still_cuts_after_real_text() -> None:
+    kept = cleaned(f"<p>{NINE_WORDS}</p><p>Abone Ol</p><ul><li><a href='/x/'>Başka</a></li></ul>")
+    assert "Başka" not in kept and "Konya" in kept
+
+
+@pytest.mark.parametrize(
+    ("player", "link", "title"),
+    [
+        (
+            '<iframe src="https://www.youtube-nocookie.com/embed/abcDEF12345" title="Atış">'
+            "</iframe>",
+            "https://www.youtube.com/watch?v=abcDEF12345",
+            "Atış",
+        ),
+        (
+            '<iframe src="https://player.vimeo.com/video/123456?h=1" title="Uçuş"></iframe>',
+            "https://vimeo.com/123456",
+            "Uçuş",
+        ),
+        (
+            '<figure class="wp-block-embed wp-block-embed-youtube"><div class="wp-block-embed__'
+            'wrapper">https://youtu.be/abcDEF12345</div><figcaption>Deniz</figcaption></figure>',
+            "https://www.youtube.com/watch?v=abcDEF12345",
+            "Deniz",
+        ),
+    ],
+)
+def test_embedded_videos_become_links_with_their_title(player: str, link: str, title: str) -> None:
+    kept = cleaned(f"<p>{LONG}</p>{player}")
+    assert f'<a href="{link}" rel="noopener noreferrer">{title}</a>' in kept
+    assert "iframe" not in kept
+
+
+def test_a_video_with_a_poster_keeps_the_poster_as_the_link_image() -> None:
+    kept = cleaned('<video src="/v.mp4" poster="/p.jpg" title="Gece atışı"></video>')
+    assert '<a href="https://m5.test/v.mp4"' in kept
+    assert '<img src="https://m5.test/p.jpg" alt="Gece atışı">Gece atışı</a>' in kept
+
+
+def test_other_iframes_are_dropped_not_linked() -> None:
+    assert "evil" not in cleaned('<iframe src="https://evil.example/"></iframe><p>x</p>')
+
+
+def test_unknown_shortcodes_go_and_bracketed_prose_stays() -> None:
+    kept = cleaned(
+        '<p>Reklam[m5_reklam id="3"] [/x][gallery ids="1,2"] [sic] [1] [caption]Y[/caption]</p>'
+    )
+    assert kept == "<p>Reklam  [sic] [1] Y</p>"
+
+
+def test_summary_is_the_cleaned_body_not_wordpress_automatic_excerpt() -> None:
+    body = (
+        "<p>Abone Ol</p><figure><img src='/a.jpg'><figcaption>Foto: Arşiv</figcaption></figure>"
+        f"<p>{LONG}</p>"
+    )
+    summary = clean.clean_summary(
+        "Abone Ol Foto: Arşiv Bu paragraf [&hellip;]", cleaned(body), BOILERPLATE, ""
+    )
+    assert summary == LONG
+
+
+def test_a_written_excerpt_is_kept_but_cleaned() -> None:
+    excerpt = '<p>Kısa ve öz. [m5_reklam id="3"]</p><p>Abone Ol</p>'
+    assert clean.clean_summary(excerpt, f"<p>{LONG}</p>", BOILERPLATE, "") == "Kısa ve öz."

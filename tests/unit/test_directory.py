@@ -49,7 +49,7 @@ def test_markdown_document_is_parsed_and_cleaned() -> None:
     [
         (b"no front matter", "start the file with a +++"),
         (b"+++\ntitle = \n+++\n", "not valid TOML"),
-        (b'+++\ntitle = "x"\n+++\n', "front matter lacks url, published, language"),
+        (b'+++\ntitle = "x"\n+++\n', "front matter lacks url, published"),
         (
             '+++\ntitle="x"\nurl="u"\nlanguage="tr"\npublished="dün"\n+++\n'.encode(),
             "published must be a date-time",

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from m5syndicate.feeds.build import build_all, build_atom, build_json, build_opml, build_rss
-from m5syndicate.feeds.catalog import FeedSpec, autodiscovery_links, feed_catalog
+from m5syndicate.feeds.catalog import FeedSpec, autodiscovery_links, feed_catalog, feed_meta
 from m5syndicate.feeds.items import EPOCH, feed_items, feed_updated
+from m5syndicate.models import Category
 from tests.feeds_samples import FEEDS_DATA, SITE, feeds_settings, meta, sample_articles
 
 CASES = {
@@ -171,3 +172,27 @@ def test_golden_folder_is_complete() -> None:
     expected = {f"{case}/expected.{fmt}" for case in CASES for fmt in ("rss", "atom", "json")}
     found = {str(p.relative_to(FEEDS_DATA)) for p in Path(FEEDS_DATA).glob("*/expected.*")}
     assert expected | {"opml/expected.opml"} == found
+
+
+def test_category_feeds_speak_their_categorys_language_and_declare_it() -> None:
+    catalog = {spec.name: spec for spec in feed_catalog(feeds_settings(), SITE)}
+    featured, defence = catalog["one-cikan"], catalog["defence-news"]
+    assert (featured.title, featured.declared_language) == ("M5 Dergi: Öne Çıkan", "tr")
+    assert featured.description == "M5 Dergi: Öne Çıkan kategorisindeki haberler"
+    assert (defence.title, defence.declared_language) == ("M5 Dergi: Defence News", "en")
+    assert defence.description == "M5 Dergi: articles in Defence News"
+    assert featured.language is None  # it still holds its articles in every language
+    built = build_all([], feed_meta(defence, feeds_settings(), SITE))
+    assert b"<language>en</language>" in built["rss"]
+    assert b'xml:lang="en"' in built["atom"] and b'"language": "en"' in built["json"]
+
+
+def test_item_category_labels_use_the_configured_name_in_the_items_language() -> None:
+    english_feed = feed_meta(
+        FeedSpec("all-en", "M5 Dergi (English)", "en", None), feeds_settings(), SITE
+    )
+    article = sample_articles()[0]
+    article.language = "en"
+    article.categories = [Category("one-cikan", "Öne Çıkan"), Category("hava", "Hava")]
+    (item,) = feed_items([article], english_feed)
+    assert [c.label for c in item.categories] == ["Featured", "Hava"]

@@ -1,6 +1,11 @@
-"""Cleaning shared by every source type: resolve lazy images, drop theme boilerplate,
-sanitize (allowlist), make URLs absolute, strip tracking parameters, summarise, guess the
-language, hash. Pure functions: text in, text out."""
+"""Cleaning shared by every source type: resolve lazy images, turn embeds into links,
+drop shortcodes and theme boilerplate, sanitize (allowlist, URL policy), make URLs
+absolute, strip tracking parameters, summarise, decide the language, hash.
+
+Pure functions: text in, text out, and none of them raises on any markup: comments,
+processing instructions, CDATA, whole documents, empty or broken HTML are all read the
+way a browser would, or passed on to the sanitizer unchanged when lxml cannot read them.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
+from lxml import etree
 from lxml import html as lxml_html
-from lxml.etree import ParserError
 
+from m5syndicate.collect import embeds, language, urls
+from m5syndicate.collect.language import LanguageRules
 from m5syndicate.models import Article, Category
 
 ALLOWED_TAGS = {
@@ -73,26 +80,37 @@ ALLOWED_ATTRIBUTES = {
     "q": {"cite"},
     "blockquote": {"cite"},
 }
-URL_SCHEMES = {"http", "https", "mailto"}
+URL_SCHEMES = set(urls.LINK_SCHEMES)
 TURKISH_ASCII = str.maketrans("çğıöşüÇĞİÖŞÜâîû", "cgiosuCGIOSUaiu")
 
 
 def sanitize(fragment: str, base_url: str) -> str:
-    """Allowlist HTML; relative links and images made absolute against ``base_url``."""
+    """Allowlist HTML; every URL attribute under the URL policy (``collect.urls``) and
+    made absolute against ``base_url``."""
     return nh3.clean(
-        fragment,
+        XML_UNSAFE.sub("", fragment),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
-        attribute_filter=lambda tag, attr, value: absolute(tag, attr, value, base_url),
+        attribute_filter=lambda tag, attr, value: urls.safe_attribute(attr, value, base_url),
     )
 
 
-def absolute(tag: str, attribute: str, value: str, base_url: str) -> str:
-    if attribute in ("href", "src", "cite") and base_url:
-        return urljoin(base_url, value.strip())
-    return value
+XML_UNSAFE = embeds.XML_UNSAFE
+# A WordPress shortcode left in the text: "[m5_reklam id="3"]", "[/x]", "[gallery]".
+# Bracketed prose ("[sic]", "[1]", "[…]") is not one: a bare name needs a _ or -, or to
+# be one WordPress ships, else an attribute (name=...) or a closing slash.
+SHORTCODE = re.compile(
+    r"\[/[a-zA-Z][\w-]*\s*\]"
+    r"|\[[a-zA-Z][\w-]*\s+[\w-]+\s*=[^\[\]]*\]"
+    r"|\[(?:[a-zA-Z][a-zA-Z0-9]*[_-][\w-]*|caption|gallery|embed|video|audio|playlist)"
+    r"(?:\s[^\[\]]*)?/?\]"
+)
+
+
+def drop_shortcodes(text: str) -> str:
+    return SHORTCODE.sub("", text)
 
 
 BLOCK_TAG = re.compile(
@@ -101,9 +119,26 @@ BLOCK_TAG = re.compile(
 
 
 def plain_text(fragment: str) -> str:
-    text = BLOCK_TAG.sub(" ", fragment)
+    text = BLOCK_TAG.sub(" ", re.sub(r"<!--.*?(-->|$)", "", fragment, flags=re.S))
     text = re.sub(r"<[^>]+>", "", text)
-    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+    text = XML_UNSAFE.sub("", drop_shortcodes(html.unescape(text)))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# What a summary never shows: captions, embeds' titles, figures, tables, code.
+NOT_SUMMARY = ("figure", "figcaption", "caption", "table", "pre", "button", "script", "style")
+WORDPRESS_MORE = re.compile(r"\s*\[(…|\.\.\.|&hellip;|&#8230;)\]\s*$")
+
+
+def summary_text(fragment: str) -> str:
+    """The reading text of an HTML fragment: captions, figures and tables left out."""
+    root = parse_fragment(fragment)
+    if root is None:
+        return plain_text(fragment)
+    for element in list(root.iter(*NOT_SUMMARY)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    return plain_text(serialize_children(root))
 
 
 def summarize(fragment: str, limit: int = 280) -> str:
@@ -127,29 +162,59 @@ def category_from_name(name: str, slug: str = "") -> Category:
 
 
 def content_hash(title: str, content_html: str) -> str:
-    return hashlib.sha256(f"{title}\x00{content_html}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate in a caller's text changes the hash, never raises
+    return hashlib.sha256(f"{title}\x00{content_html}".encode(errors="surrogatepass")).hexdigest()
 
 
 def finish(
-    article: Article, base_url: str, boilerplate: Sequence[str], default_language: str = ""
+    article: Article,
+    base_url: str,
+    boilerplate: Sequence[str],
+    rules: LanguageRules | None = None,
+    feed_language: str = "",
 ) -> Article:
     """Sanitize an article parsed from any source and fill its derived fields.
 
-    The language is the payload's if it said one, else the text's when it clearly reads
-    as Turkish or English, else ``default_language`` (the source's setting).
+    Every URL goes through the URL policy: an article whose link is not http(s) takes
+    its guid when that is one (else ValueError: the reader skips the item). The summary
+    is the cleaned excerpt, or the cleaned body's first lines when the excerpt is
+    missing or WordPress's automatic one. The language is decided by ``rules``
+    (``collect.language``).
     """
-    article.url = canonical_url(urljoin(base_url, article.url))
+    base = base_url or article.url
+    article.url = canonical_url(article_link(article, base))
     article.title = plain_text(article.title)
     prepared = prepare(article.content_html, boilerplate)
-    article.content_html = sanitize(prepared, base_url or article.url).strip()
-    article.summary = summarize(article.summary) or summarize(article.content_html)
-    if article.image_url:
-        article.image_url = urljoin(base_url or article.url, article.image_url.strip())
-    if not article.language:
-        text = f"{article.title} {article.summary}"
-        article.language = guess_language(text, default_language)
+    article.content_html = sanitize(prepared, base or article.url).strip()
+    article.summary = clean_summary(article.summary, article.content_html, boilerplate, base)
+    article.image_url = urls.safe_absolute_url(article.image_url, base or article.url)
+    if not article.image_url:
+        article.image_alt = ""
+    decided, how = language.decide(article, rules or LanguageRules(), feed_language)
+    article.language, article.language_source = decided, how
     article.content_hash = content_hash(article.title, article.content_html)
     return article
+
+
+def article_link(article: Article, base: str) -> str:
+    """The item's link if the URL policy allows it, else its guid if that is a link."""
+    for candidate in (article.url, article.guid):
+        link = urls.safe_absolute_url(candidate, base)
+        if link and urls.scheme_of(link) in urls.WEB_SCHEMES:
+            return link
+    raise ValueError(f"its link {article.url[:80]!r} is not an http(s) URL")
+
+
+def clean_summary(excerpt: str, content_html: str, boilerplate: Sequence[str], base: str) -> str:
+    """A hand-written excerpt, cleaned like a body; else the body's first lines.
+
+    WordPress's automatic excerpt (it ends in "[…]") is the raw start of the post,
+    buttons and captions included: the cleaned body says the same, without them."""
+    if excerpt.strip() and not WORDPRESS_MORE.search(excerpt):
+        cleaned = summarize(summary_text(sanitize(prepare(excerpt, boilerplate), base)))
+        if cleaned:
+            return cleaned
+    return summarize(summary_text(content_html))
 
 
 # Query parameters that only say where a click came from: never part of an article's URL.
@@ -179,20 +244,76 @@ PROSE_WORDS = 12  # a block with this many words outside links is article text
 
 
 def prepare(fragment: str, boilerplate: Sequence[str]) -> str:
-    """Lazy images made real and theme boilerplate dropped, before sanitizing."""
+    """Lazy images made real, embeds made links, shortcodes and theme boilerplate
+    dropped, before sanitizing. Markup lxml cannot read is returned for the sanitizer."""
     if not fragment.strip():
         return ""
-    try:
-        root = lxml_html.fragment_fromstring(fragment, create_parent="div")
-    except ParserError:
-        return fragment
+    root = parse_fragment(fragment)
+    if root is None:
+        return drop_shortcodes(fragment)
     resolve_lazy_images(root)
+    embeds.replace_embeds(root)
+    apply_url_policy(root)
+    drop_shortcodes_in(root)
     phrases = {normalize(phrase) for phrase in boilerplate}
     if phrases:
         drop_tail(root, phrases)
         drop_phrases(root, phrases)
-    serialized = str(lxml_html.tostring(root, encoding="unicode"))
-    return serialized[len("<div>") : -len("</div>")]
+    return serialize_children(root)
+
+
+# Comments and processing instructions are never article text: the parser drops them, so
+# no code below meets a node that is not an element.
+PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+
+
+DOCUMENT_TAGS = re.compile(
+    r"<!doctype[^>]*>|<head\b[^>]*>.*?</head\s*>|</?(html|body)\b[^>]*>", re.I | re.S
+)
+
+
+def parse_fragment(fragment: str) -> lxml_html.HtmlElement | None:
+    """A fragment (or a whole document: its body) as the children of one element.
+
+    None when lxml cannot read it at all (the caller keeps the text as it is)."""
+    # A fragment's own <html>/<body> tags (or their end tags, after which libxml2 drops
+    # the rest) and <head> say nothing a fragment needs: the body's content stays.
+    text = DOCUMENT_TAGS.sub("", XML_UNSAFE.sub("", fragment))
+    try:
+        document = lxml_html.document_fromstring(f"<html><body>{text}</body></html>", parser=PARSER)
+    except (etree.LxmlError, ValueError, AssertionError):
+        return None
+    body = document.find("body")
+    if body is None:
+        return lxml_html.Element("div")
+    return body
+
+
+def serialize_children(root: lxml_html.HtmlElement) -> str:
+    """The element's content without the element itself (its own attributes dropped)."""
+    inner = html.escape(root.text or "", quote=False)
+    return inner + "".join(str(lxml_html.tostring(child, encoding="unicode")) for child in root)
+
+
+def apply_url_policy(root: lxml_html.HtmlElement) -> None:
+    """Unsafe URLs out before lxml serializes (it would percent-encode a tab hidden in
+    "java\tscript:" into a harmless-looking relative URL). ``sanitize`` checks again."""
+    for element in root.iter():
+        for name, value in list(element.attrib.items()):
+            safe = urls.safe_attribute(name, value)
+            if safe is None:
+                del element.attrib[name]
+            elif safe != value:
+                element.set(name, XML_UNSAFE.sub("", safe))
+
+
+def drop_shortcodes_in(root: lxml_html.HtmlElement) -> None:
+    for element in root.iter():
+        # XML_UNSAFE again: libxml2 decodes "&#1;" into text that lxml then refuses to set.
+        if element.text:
+            element.text = XML_UNSAFE.sub("", drop_shortcodes(element.text))
+        if element.tail and element is not root:
+            element.tail = XML_UNSAFE.sub("", drop_shortcodes(element.tail))
 
 
 def resolve_lazy_images(root: lxml_html.HtmlElement) -> None:
@@ -210,10 +331,10 @@ def resolve_lazy_images(root: lxml_html.HtmlElement) -> None:
             srcset = next((img.get(name) for name in LAZY_SRCSETS if img.get(name)), "")
             src = largest_candidate(srcset or "")
         src = (src or current).strip()
-        if not src or src.startswith("data:"):
+        if not urls.safe_url(src):  # none, a data: placeholder, or a scheme we refuse
             img.drop_tree()
         else:
-            img.set("src", src)
+            img.set("src", XML_UNSAFE.sub("", src))
 
 
 def largest_candidate(srcset: str) -> str:
@@ -239,20 +360,33 @@ def normalize(text: str) -> str:
 
 def drop_tail(root: lxml_html.HtmlElement, phrases: set[str]) -> None:
     """From the last theme phrase that only links and short lines follow, drop the rest
-    ("Abone Ol", "Related Articles" and its list, "Back to top button")."""
+    ("Abone Ol", "Related Articles" and its list, "Back to top button").
+
+    Never the whole article: a short post whose only text follows its button keeps it,
+    and a tail holding an embedded video is article, not theme."""
     while len(root) == 1 and not (root.text or "").strip() and len(root[0]):
         root = root[0]  # a single wrapper: look at its blocks
-    blocks = list(root)
+    blocks = [block for block in root if isinstance(block.tag, str)]
     prose_after = False
     cut = None
     for index in range(len(blocks) - 1, -1, -1):
         block = blocks[index]
         if not prose_after and normalize(block.text_content()) in phrases:
             cut = index
-        prose_after = prose_after or is_prose(block)
-    if cut is not None:
-        for block in blocks[cut:]:
-            block.drop_tree()
+        prose_after = prose_after or is_prose(block) or embeds.holds_embed(block)
+    if cut is None or not has_text(root.text, blocks[:cut], phrases):
+        return
+    for block in blocks[cut:]:
+        block.drop_tree()
+
+
+def has_text(lead: str | None, blocks: Sequence[lxml_html.HtmlElement], phrases: set[str]) -> bool:
+    """Whether anything but theme phrases is in ``lead`` and ``blocks``."""
+    if (lead or "").strip():
+        return True
+    return any(
+        text and text not in phrases for text in (normalize(b.text_content()) for b in blocks)
+    )
 
 
 def is_prose(block: lxml_html.HtmlElement) -> bool:
@@ -272,21 +406,3 @@ def drop_phrases(root: lxml_html.HtmlElement, phrases: set[str]) -> None:
     for element in found:
         if not any(ancestor in outermost for ancestor in element.iterancestors()):
             element.drop_tree()
-
-
-TURKISH_LETTERS = set("ğışĞİŞ")  # letters English text does not have
-TURKISH_WORDS = {"ve", "bir", "bu", "ile", "için", "da", "de", "olan", "olarak", "ilk", "yeni"}
-ENGLISH_WORDS = {"the", "and", "of", "to", "in", "a", "is", "for", "with", "on", "will"}
-
-
-def guess_language(text: str, default: str) -> str:
-    """'tr' or 'en' when the text clearly reads as one; otherwise ``default``."""
-    words = re.findall(r"\w+", text.casefold())[:300]
-    turkish = sum(word in TURKISH_WORDS for word in words)
-    turkish += sum(1 for char in text[:3000] if char in TURKISH_LETTERS) // 2
-    english = sum(word in ENGLISH_WORDS for word in words)
-    if turkish >= 3 and turkish > 2 * english:
-        return "tr"
-    if english >= 3 and english > 2 * turkish:
-        return "en"
-    return default

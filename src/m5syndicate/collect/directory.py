@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 import tomllib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,14 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from m5syndicate.collect.clean import category_from_name
+from m5syndicate.collect.parsed import Parsed
+from m5syndicate.collect.reading import Page, ReadContext, describe
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article
 
 SUFFIXES = (".md", ".html", ".txt")
-REQUIRED = ("title", "url", "published", "language")
+# Without `language`, the source's, the category's or the text's decides (collect.language).
+REQUIRED = ("title", "url", "published")
 
 
 def read_directory(folder: Path) -> list[tuple[str, bytes]]:
@@ -36,16 +40,14 @@ def read_directory(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in files]
 
 
-def parse_document(name: str, body: bytes, default_language: str = "") -> Article:
+def parse_document(name: str, body: bytes) -> Article:
     """One file -> one uncleaned Article. Raises ParseError naming the file and the fix."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(f"{name}: not UTF-8 ({exc.reason}); save it as UTF-8") from exc
     meta, content = split_front_matter(name, text)
-    missing = [
-        key for key in REQUIRED if key not in meta and not (key == "language" and default_language)
-    ]
+    missing = [key for key in REQUIRED if key not in meta]
     if missing:
         raise ParseError(f"{name}: front matter lacks {', '.join(missing)}; add them")
     published = as_utc(name, "published", meta["published"])
@@ -56,7 +58,8 @@ def parse_document(name: str, body: bytes, default_language: str = "") -> Articl
         title=str(meta["title"]),
         content_html=body_html,
         summary=str(meta.get("summary", "")),
-        language=str(meta.get("language") or default_language),
+        language=str(meta.get("language") or ""),
+        language_source="payload" if meta.get("language") else "",
         published_at=published,
         updated_at=as_utc(name, "updated", meta.get("updated", published)),
         categories=[category_from_name(str(c)) for c in meta.get("categories", [])],
@@ -89,3 +92,26 @@ def as_utc(name: str, key: str, value: Any) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     raise ParseError(f"{name}: {key} must be a date-time like 2026-11-27T06:10:00Z")
+
+
+def parse(body: bytes, base_url: str, content_type: str, now: datetime) -> Parsed:
+    """The source type's parser signature: one file, named by ``base_url``."""
+    return Parsed([parse_document(base_url, body)])
+
+
+async def read(ctx: ReadContext) -> AsyncIterator[Page]:
+    page = Page()
+    for name, body in read_directory(Path(ctx.state.url)):
+        try:
+            article = parse_document(name, body)
+        except ParseError as exc:
+            page.skipped.append(str(exc))
+            continue
+        # A file whose front matter has unexpected types fails alone, named by its file.
+        except Exception as exc:
+            page.skipped.append(f"{name}: {describe(exc)}; skipped")
+            continue
+        finished, failed = ctx.finish_each([article])
+        page.articles += finished
+        page.skipped += failed
+    yield page

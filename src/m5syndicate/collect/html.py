@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -23,10 +23,21 @@ from lxml.etree import ParserError as LxmlParserError
 
 from m5syndicate.collect.clean import canonical_url, category_from_name
 from m5syndicate.collect.encoding import decode
-from m5syndicate.collect.feed import short_language
-from m5syndicate.collect.parsed import iso_utc
-from m5syndicate.errors import ParseError
+from m5syndicate.collect.language import short_language
+from m5syndicate.collect.parsed import Parsed, iso_utc
+from m5syndicate.collect.reading import (
+    HTML_TYPES,
+    Page,
+    ReadContext,
+    describe,
+    get_conditionally,
+    moved,
+    validators,
+)
+from m5syndicate.errors import FetchError, ParseError
 from m5syndicate.models import Article, Category
+
+MAX_NEW_PAGES = 50  # article pages fetched per run; the rest come next run
 
 ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"}
 # Where a section page puts the links to its articles.
@@ -85,13 +96,18 @@ def parse_article(body: bytes, url: str, content_type: str, fallback_time: datet
     published = meta_time(meta.first("article:published_time", "ld:datePublished"))
     published = published or fallback_time
     updated = meta_time(meta.first("article:modified_time", "ld:dateModified", "og:updated_time"))
+    # JSON-LD's inLanguage describes the article; <html lang> and og:locale the page,
+    # which themes often hard-code: weaker than a category's or the source's language.
+    own_language = short_language(meta.first("ld:inLanguage"))
+    page_language = short_language(meta.first("og:locale", "lang"))
     return Article(
         guid=canonical_url(url),  # where we found it: what the section page links to
         url=canonical,
         title=escape(page_title(doc, meta), quote=False),  # finish() reads titles as HTML
         content_html=content,
         summary=escape(meta.first("og:description", "description"), quote=False),
-        language=short_language(meta.first("ld:inLanguage", "og:locale", "lang")),
+        language=own_language or page_language,
+        language_source="payload" if own_language else "document",
         published_at=published,
         updated_at=max(updated or published, published),
         categories=unique_categories(meta.sections),
@@ -204,3 +220,40 @@ def unique_categories(names: list[str]) -> list[Category]:
         if category.slug:
             found.setdefault(category.slug, category)
     return list(found.values())
+
+
+def parse(body: bytes, base_url: str, content_type: str, now: datetime) -> Parsed:
+    """The source type's parser signature: one article page (``now`` dates it if the
+    page gives no time)."""
+    return Parsed([parse_article(body, base_url, content_type, now)])
+
+
+async def read(ctx: ReadContext) -> AsyncIterator[Page]:
+    """The section page (conditionally), then only the article pages not stored yet."""
+    section = await get_conditionally(ctx, ctx.state.url, HTML_TYPES)
+    if section.not_modified:
+        yield Page(not_modified=True, save=moved(section))
+        return
+    links = find_article_links(section.body, section.url, section.content_type)
+    known = ctx.known_urls(links)
+    page = Page()
+    for link in [link for link in links if link not in known][:MAX_NEW_PAGES]:
+        try:
+            answer = await ctx.fetcher.get(link, accept_type=HTML_TYPES)
+            article = parse_article(answer.body, answer.url, answer.content_type, ctx.now)
+            finished, failed = ctx.finish_each([article], answer.url)
+            page.articles += finished
+            page.skipped += failed
+        except FetchError as exc:
+            if exc.retry_after is not None:
+                raise  # the site asks us to slow down: stop this run, not just this page
+            page.skipped.append(str(exc))
+        except ParseError as exc:
+            page.skipped.append(str(exc))
+        # trafilatura or lxml failing on one page is that page's failure, not the run's.
+        except Exception as exc:
+            page.skipped.append(f"{link}: {describe(exc)}; skipped")
+    # A failed article page keeps the section's validators unsaved, so it is retried.
+    complete = not page.skipped and len(links) - len(known) <= MAX_NEW_PAGES
+    page.save = {**(validators(section) if complete else {}), **moved(section)}
+    yield page

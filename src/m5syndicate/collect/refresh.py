@@ -22,7 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from m5syndicate.collect.fetcher import Fetcher
-from m5syndicate.collect.readers import READERS, Page, ReadContext
+from m5syndicate.collect.reading import Page, ReadContext
+from m5syndicate.collect.types import SOURCE_TYPES
 from m5syndicate.config import CollectSettings, Settings, SourceSettings
 from m5syndicate.errors import CollectError, M5Error
 from m5syndicate.models import Article, SourceState
@@ -115,9 +116,10 @@ async def refresh_one(
         now,
         known_urls=lambda urls: read_known_urls(engine, urls),
         site_language=settings.site.language,
+        known_categories=await asyncio.to_thread(known_categories, engine, settings),
     )
     try:
-        async for page in READERS[source.type](context):
+        async for page in SOURCE_TYPES[source.type].read(context):
             await asyncio.to_thread(
                 store_page, engine, source, state, page, report, first_run, now, settings.collect
             )
@@ -237,6 +239,18 @@ def mark_failure(
     with engine.begin() as conn:
         source_store.record_failure(conn, name, now, reason, next_at)
         source_store.record_item_errors(conn, name, skipped)
+
+
+def known_categories(engine: Engine, settings: Settings) -> frozenset[str]:
+    """What counts as a category in a feed that does not say: the categories the site's
+    REST API named, and those the configuration names (feeds, breaking news). Without a
+    `wordpress` source nothing tells them apart, and every term stays a category."""
+    with engine.connect() as conn:
+        stored = article_store.wordpress_category_slugs(conn)
+    if not stored:
+        return frozenset()
+    configured = {*settings.feeds.categories, *settings.newsletter.breaking_categories}
+    return frozenset(stored | configured)
 
 
 def read_known_urls(engine: Engine, urls: Sequence[str]) -> set[str]:

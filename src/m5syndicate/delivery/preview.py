@@ -27,6 +27,7 @@ from m5syndicate.mail.message import Envelope
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.store import subscribers as subscriber_store
 
 
 def edition_to_show(engine: Engine, cadence: str, now: datetime, settings: Settings) -> Edition:
@@ -55,7 +56,7 @@ def sample_recipient(language: str, fmt: str = "html") -> Recipient:
 
 def recipient_by_email(engine: Engine, email: str) -> Recipient:
     with engine.connect() as conn:
-        found = ledger.find_recipient(conn, email)
+        found = subscriber_store.find_recipient(conn, email)
     if found is None:
         raise InputError(f"preview: no subscriber {email!r}; see `m5syndicate subscribers list`")
     return found
@@ -144,7 +145,7 @@ def plan_edition(conn: Connection, edition: Edition, settings: Settings) -> Edit
         plan.ledger = ledger.edition_counts(conn, edition.id)
     article_ids = [a.id for a in edition.articles if a.id is not None]
     variants: dict[tuple[object, ...], VariantPlan] = {}
-    for batch in ledger.subscribers_of_cadence(conn, edition.cadence):
+    for batch in subscriber_store.subscribers_of_cadence(conn, edition.cadence):
         ids = [recipient.subscriber_id for recipient in batch]
         delivered = ledger.delivered_hashes(conn, ids, article_ids)
         for recipient in batch:

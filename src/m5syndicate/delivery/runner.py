@@ -26,6 +26,7 @@ from m5syndicate.digest.editions import Selection, select_articles
 from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.deliveries import Outcome
 
 
@@ -128,7 +129,7 @@ class EditionRun:
             batch = ledger.claim_batch(conn, self.edition.id or 0, self.worker, now, lease, limit)
             ids = [recipient.subscriber_id for recipient in batch]
             self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
-            self.suppressed |= ledger.suppressed_among(conn, [r.email for r in batch])
+            self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
         return batch
 
     def next_due(self) -> datetime | None:

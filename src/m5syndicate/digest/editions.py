@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from m5syndicate.config import WEEKDAYS, NewsletterSettings
 from m5syndicate.models import Article, Edition, Recipient
-from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.store import subscribers as subscriber_store
 
 FIRST_WINDOW = {
     "instant": timedelta(hours=24),
@@ -73,7 +73,7 @@ def editions_to_send(
         if due is not None and due.id is None:
             # Nobody on this cadence: nothing to freeze (an edition would hold its
             # articles back from a later subscriber's first one).
-            due = freeze(conn, due, now) if ledger.has_recipients(conn, cadence) else None
+            due = freeze(conn, due, now) if subscriber_store.has_recipients(conn, cadence) else None
     fresh = due is not None and all(edition.id != due.id for edition in unfinished)
     if fresh and due is not None and due.state in UNFINISHED:
         unfinished.append(due)

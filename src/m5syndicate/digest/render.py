@@ -19,6 +19,7 @@ import css_inline
 from babel.dates import format_date
 from jinja2 import Environment, TemplateError, TemplateNotFound
 
+from m5syndicate.collect import urls
 from m5syndicate.config import SiteSettings
 from m5syndicate.digest.editions import Selection
 from m5syndicate.errors import RenderError
@@ -133,17 +134,26 @@ def local_date(moment: datetime, language: str, tz: str, form: str = "long") -> 
 
 
 def article_view(article: Article, language: str, tz: str, updated: bool) -> ArticleView:
+    """What a template may show of an article; its URLs checked against the URL policy
+    again (collect applied it; a mail must stay safe even if a stored row did not)."""
+    image_url = web_url(article.image_url)
     return ArticleView(
         title=article.title,
-        url=article.url,
+        url=web_url(article.url),
         summary=article.summary,
-        image_url=article.image_url,
-        image_alt=article.image_alt or article.title,
+        image_url=image_url,
+        image_alt=(article.image_alt or article.title) if image_url else "",
         date_text=local_date(article.published_at, language, tz),
         categories=[category.name for category in article.categories],
         author=article.author,
         updated=updated,
     )
+
+
+def web_url(url: str) -> str:
+    """An absolute http(s) URL, or '' (templates then show no link or image)."""
+    safe = urls.safe_absolute_url(url)
+    return safe if urls.scheme_of(safe) in urls.WEB_SCHEMES else ""
 
 
 def archive_url(public_url: str, edition: Edition, language: str) -> str:

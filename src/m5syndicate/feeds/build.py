@@ -130,8 +130,8 @@ def new_generator(meta: FeedMeta, items: Sequence[FeedItem], *extensions: str) -
     fg.m5.hub = meta.hub
     fg.title(meta.spec.title)
     fg.generator(GENERATOR)
-    if meta.spec.language:
-        fg.language(meta.spec.language)
+    if meta.spec.declared_language:
+        fg.language(meta.spec.declared_language)
     return fg
 
 
@@ -217,8 +217,8 @@ def render_json(items: Sequence[FeedItem], meta: FeedMeta) -> bytes:
         "description": meta.spec.description or meta.spec.title,
         "authors": [{"name": meta.site_title, "url": meta.home_url}],
     }
-    if meta.spec.language:
-        feed["language"] = meta.spec.language
+    if meta.spec.declared_language:
+        feed["language"] = meta.spec.declared_language
     if meta.hub:
         feed["hubs"] = [{"type": "WebSub", "url": meta.hub}]
     feed["items"] = [json_item(item) for item in items]
@@ -263,6 +263,6 @@ def build_opml(catalog: Sequence[FeedSpec], public_url: str, title: str, home_ur
         outline.set("title", spec.title)
         outline.set("xmlUrl", base + spec.path("rss"))
         outline.set("htmlUrl", home_url)
-        if spec.language:
-            outline.set("language", spec.language)
+        if spec.declared_language:
+            outline.set("language", spec.declared_language)
     return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))

@@ -2,11 +2,17 @@
 
 Shared by the builder, the publisher, the web app (routes, OPML, autodiscovery links)
 and the CLI. Pure: settings in, plain data out.
+
+A category feed holds its category's articles in every language, and speaks one: its
+title and description use the category's name (``[feeds] category_names``) in the site's
+language when it has one there, else in the first language it has a name in (M5 Dergi's
+"defence-news" is named in English), and the feed declares that language.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from m5syndicate.config import FeedsSettings, SiteSettings
 
@@ -17,6 +23,11 @@ FORMATS = {
 }
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English"}
+CATEGORY_DESCRIPTIONS = {
+    "tr": "{site}: {name} kategorisindeki haberler",
+    "en": "{site}: articles in {name}",
+}
+CategoryNames = Mapping[str, Mapping[str, str]]  # slug -> language -> name
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,12 @@ class FeedSpec:
     language: str | None  # None: any language
     category: str | None  # a category slug, or None for everything
     description: str = ""
+    speaks: str = ""  # the language of its title and description, when not `language`
+
+    @property
+    def declared_language(self) -> str:
+        """What the feed says it is in: its articles' language, else its words'."""
+        return self.language or self.speaks
 
     def path(self, fmt: str) -> str:
         return f"/feeds/{self.name}.{fmt}"
@@ -44,6 +61,12 @@ class FeedMeta:
     site_title: str  # the feed's author
     hub: str = ""  # a WebSub hub to advertise, or ""
     full_content: bool = True
+    category_names: CategoryNames = field(default_factory=dict)
+
+    def category_label(self, slug: str, language: str, fallback: str) -> str:
+        """A category's name in ``language`` (the item's, else the feed's), else ``fallback``."""
+        named = self.category_names.get(slug, {})
+        return named.get(language) or named.get(self.spec.declared_language) or fallback
 
     def url(self, fmt: str) -> str:
         return self.public_url + self.spec.path(fmt)
@@ -65,11 +88,34 @@ def feed_catalog(feeds: FeedsSettings, site: SiteSettings) -> list[FeedSpec]:
         )
         for lang in feeds.languages
     ]
-    specs += [
-        FeedSpec(slug, f"{site.title}: {slug}", None, slug, f"{site.title}: category {slug}")
-        for slug in feeds.categories
-    ]
+    names = category_names(feeds.category_names)
+    specs += [category_spec(slug, names.get(slug, {}), site) for slug in feeds.categories]
     return specs
+
+
+def category_spec(slug: str, names: Mapping[str, str], site: SiteSettings) -> FeedSpec:
+    speaks = site.language if site.language in names or not names else next(iter(names))
+    name = names.get(speaks, slug)
+    description = CATEGORY_DESCRIPTIONS.get(speaks, CATEGORY_DESCRIPTIONS["en"])
+    return FeedSpec(
+        slug,
+        f"{site.title}: {name}",
+        None,
+        slug,
+        description.format(site=site.title, name=name),
+        speaks=speaks,
+    )
+
+
+def category_names(entries: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``["one-cikan:en=Featured"]`` -> ``{"one-cikan": {"en": "Featured"}}`` (config.py
+    has checked the form)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        key, _, name = entry.partition("=")
+        slug, _, language = key.partition(":")
+        found.setdefault(slug.strip(), {})[language.strip()] = name.strip()
+    return found
 
 
 def feed_meta(spec: FeedSpec, feeds: FeedsSettings, site: SiteSettings) -> FeedMeta:
@@ -80,6 +126,7 @@ def feed_meta(spec: FeedSpec, feeds: FeedsSettings, site: SiteSettings) -> FeedM
         site_title=site.title,
         hub=feeds.websub_hub,
         full_content=feeds.full_content,
+        category_names=category_names(feeds.category_names),
     )
 
 

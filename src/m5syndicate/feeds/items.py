@@ -3,7 +3,8 @@
 Every rule that readers depend on lives here, so the three formats cannot disagree:
 - ids are stable forever: the upstream guid when it is an absolute URI, else a ``tag:``
   URI made from the site's host, the source and the guid;
-- URLs are absolute http(s), or dropped;
+- URLs are absolute http(s), or dropped (``collect.urls``: the policy articles were
+  collected under, applied again to every link, image and URL attribute of the HTML);
 - times are UTC, to the second; an undated item gets the epoch, never "now";
 - text holds no XML-illegal characters; HTML is sanitized again (defence in depth: the
   store already holds sanitized HTML, but a feed must stay safe if it ever did not).
@@ -16,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 import nh3
 
+from m5syndicate.collect import urls
 from m5syndicate.feeds.catalog import FeedMeta
 from m5syndicate.models import Article
 
@@ -42,7 +44,7 @@ IMAGE_TYPES = {
     "svg": "image/svg+xml",
 }
 TAG_DATE = "2026"  # the tag: URI date; part of every such id, so never change it
-URL_SCHEMES = {"http", "https", "mailto"}
+URL_SCHEMES = set(urls.LINK_SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def feed_item(article: Article, meta: FeedMeta) -> FeedItem:
         image_url=image,
         image_type=image_type(image),
         categories=tuple(
-            ItemCategory(one_line(c.slug), one_line(c.name) or one_line(c.slug))
+            ItemCategory(
+                one_line(c.slug),
+                one_line(meta.category_label(c.slug, article.language, c.name)) or one_line(c.slug),
+            )
             for c in article.categories
             if one_line(c.slug)
         ),
@@ -112,17 +117,19 @@ def language_tag(text: str | None) -> str:
 
 
 def clean_html(fragment: str | None) -> str:
-    return nh3.clean(clean_text(fragment), url_schemes=URL_SCHEMES)
+    """Sanitized again, with the URL policy on every URL attribute (nh3 alone checks
+    only ``href`` and ``src``: a ``cite="javascript:..."`` would pass)."""
+    return nh3.clean(
+        clean_text(fragment),
+        url_schemes=URL_SCHEMES,
+        attribute_filter=lambda tag, attr, value: urls.safe_attribute(attr, value),
+    )
 
 
 def absolute_url(base: str, url: str | None) -> str:
     """``url`` resolved against ``base`` if it is http(s) after that; else ""."""
-    url = one_line(url)
-    if not url:
-        return ""
-    resolved = urljoin(base, url)
-    parts = urlsplit(resolved)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    resolved = urls.safe_absolute_url(one_line(url), base)
+    if not resolved or urls.scheme_of(resolved) not in urls.WEB_SCHEMES:
         return ""
     return quote(resolved, safe=":/?#[]@!$&'()*+,;=%~")
 

@@ -49,20 +49,20 @@ class PostgresLeadership:
                 return True
             conn.close()
             return False
-        except SQLAlchemyError:
+        except (StoreError, SQLAlchemyError):  # any database trouble: not the leader
             self.drop()
             return False
 
     def drop(self) -> None:
         if self.conn is not None:
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(StoreError, SQLAlchemyError):
                 self.conn.close()
             self.conn = None
 
     def release(self) -> None:
         if self.conn is not None:
             # If the connection is gone, the lock went with it.
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(StoreError, SQLAlchemyError):
                 locks.release_advisory_lock(self.conn)
         self.drop()
 

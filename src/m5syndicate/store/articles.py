@@ -338,6 +338,20 @@ def known_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
     return found
 
 
+def wordpress_category_slugs(conn: Connection) -> set[str]:
+    """The category slugs of articles a `wordpress` source stored: its REST API tells
+    categories from tags, which a stock WordPress feed does not."""
+    query = (
+        select(categories.c.slug)
+        .distinct()
+        .join(article_categories, article_categories.c.category_id == categories.c.id)
+        .join(articles, articles.c.id == article_categories.c.article_id)
+        .join(sources, sources.c.id == articles.c.source_id)
+        .where(sources.c.type == "wordpress")
+    )
+    return set(conn.execute(query).scalars())
+
+
 def list_categories(conn: Connection) -> list[Category]:
     rows = conn.execute(select(categories.c.slug, categories.c.name).order_by(categories.c.slug))
     return [Category(slug=row.slug, name=row.name) for row in rows]

@@ -10,7 +10,7 @@ batches (executemany), never one transaction per mail.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,15 +20,8 @@ from sqlalchemy.engine import Connection
 
 from m5syndicate.models import Recipient
 from m5syndicate.store.dialect import insert_on_conflict
-from m5syndicate.store.schema import (
-    articles,
-    delivered_articles,
-    deliveries,
-    subscriber_categories,
-    subscribers,
-    suppressions,
-)
-from m5syndicate.store.subscribers import email_hash
+from m5syndicate.store.schema import articles, delivered_articles, deliveries, subscribers
+from m5syndicate.store.subscribers import recipients_for, suppress_addresses
 
 FINAL_STATES = ("sent", "failed", "skipped")
 
@@ -123,81 +116,6 @@ def claim_batch(
     return recipients_for(conn, {row.subscriber_id: (row.id, row.attempts) for row in claimed})
 
 
-def recipients_for(conn: Connection, claims: dict[int, tuple[int, int]]) -> list[Recipient]:
-    """subscriber id -> (delivery id, attempts) becomes Recipients, in delivery order."""
-    if not claims:
-        return []
-    ids = list(claims)
-    rows = conn.execute(
-        select(
-            subscribers.c.id,
-            subscribers.c.email,
-            subscribers.c.language,
-            subscribers.c.format,
-            subscribers.c.status,
-            subscribers.c.token_version,
-        ).where(subscribers.c.id.in_(ids))
-    ).all()
-    chosen = categories_of(conn, ids)
-    found = [
-        Recipient(
-            delivery_id=claims[row.id][0],
-            subscriber_id=row.id,
-            email=row.email,
-            language=row.language,
-            format=row.format,
-            status=row.status,
-            token_version=row.token_version,
-            categories=tuple(chosen.get(row.id, ())),
-            attempts=claims[row.id][1],
-        )
-        for row in rows
-    ]
-    return sorted(found, key=lambda recipient: recipient.delivery_id)
-
-
-def categories_of(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    rows = conn.execute(
-        select(subscriber_categories.c.subscriber_id, subscriber_categories.c.slug)
-        .where(subscriber_categories.c.subscriber_id.in_(list(subscriber_ids)))
-        .order_by(subscriber_categories.c.subscriber_id, subscriber_categories.c.slug)
-    )
-    for row in rows:
-        found.setdefault(row.subscriber_id, []).append(row.slug)
-    return found
-
-
-def subscribers_of_cadence(
-    conn: Connection, cadence: str, batch: int = 1000
-) -> Iterator[list[Recipient]]:
-    """Confirmed subscribers of a cadence in batches (keyset paging), for dry runs."""
-    after = 0
-    while True:
-        rows = conn.execute(
-            select(subscribers.c.id)
-            .where(
-                (subscribers.c.status == "confirmed")
-                & (subscribers.c.cadence == cadence)
-                & (subscribers.c.id > after)
-            )
-            .order_by(subscribers.c.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        after = rows[-1].id
-        yield recipients_for(conn, {row.id: (0, 0) for row in rows})
-
-
-def find_recipient(conn: Connection, email: str) -> Recipient | None:
-    """A subscriber by address (any status), as a Recipient outside the ledger."""
-    found = conn.execute(
-        select(subscribers.c.id).where(subscribers.c.email_key == email.strip().lower())
-    ).scalar_one_or_none()
-    return None if found is None else recipients_for(conn, {found: (0, 0)})[0]
-
-
 def delivered_hashes(
     conn: Connection, subscriber_ids: Sequence[int], article_ids: Sequence[int]
 ) -> dict[int, dict[int, str]]:
@@ -219,33 +137,6 @@ def delivered_hashes(
     for row in rows:
         found.setdefault(row.subscriber_id, {})[row.article_id] = row.content_hash
     return found
-
-
-def suppressed_among(conn: Connection, emails: Sequence[str]) -> set[str]:
-    """Which of these addresses are suppressed (matched by hash; the addresses are kept)."""
-    by_hash = {email_hash(email): email for email in emails}
-    if not by_hash:
-        return set()
-    rows = conn.execute(
-        select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(list(by_hash)))
-    )
-    return {by_hash[row.email_hash] for row in rows}
-
-
-def suppress_addresses(
-    conn: Connection, emails: Sequence[str], reason: str, via: str, now: datetime
-) -> None:
-    """Never mail these addresses again (hard bounces); already suppressed ones stay."""
-    if not emails:
-        return
-    statement = insert_on_conflict(conn, suppressions).on_conflict_do_nothing(
-        index_elements=["email_hash"]
-    )
-    rows = [
-        {"email_hash": email_hash(email), "reason": reason[:500], "via": via, "created_at": now}
-        for email in sorted(set(emails))
-    ]
-    conn.execute(statement, rows)
 
 
 def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
@@ -461,13 +352,3 @@ def count_sent_since(conn: Connection, since: datetime) -> int:
             .where((deliveries.c.state == "sent") & (deliveries.c.sent_at >= since))
         ).scalar_one()
     )
-
-
-def has_recipients(conn: Connection, cadence: str) -> bool:
-    """Is anyone confirmed on this cadence (else no edition is worth freezing)?"""
-    found = conn.execute(
-        select(subscribers.c.id)
-        .where((subscribers.c.status == "confirmed") & (subscribers.c.cadence == cadence))
-        .limit(1)
-    ).first()
-    return found is not None

@@ -1,4 +1,5 @@
-"""Engines for SQLite (the embedded default) and PostgreSQL (at scale)."""
+"""Engines for SQLite (the embedded default) and PostgreSQL (at scale). Every engine
+translates database errors into StoreErrors (`failures`)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,27 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from m5syndicate.config import redact_url
-from m5syndicate.errors import StoreError
+from m5syndicate.errors import DatabaseUnreachable, StoreError
+from m5syndicate.store import failures
 
 
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas we rely on; SQLite's folder is created if missing."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        return sqlite_engine(url, parsed.database)
-    if parsed.drivername == "postgresql":
-        url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(False))
-    return create_engine(url, pool_pre_ping=True)
+        engine = sqlite_engine(url, parsed.database)
+    else:
+        if parsed.drivername == "postgresql":
+            url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(False))
+        engine = create_engine(url, pool_pre_ping=True)
+    failures.install(engine)
+    return engine
 
 
 def sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_folder(Path(database).parent)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -42,22 +45,21 @@ def sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
-def check_connection(engine: Engine) -> None:
-    """Raise StoreError with the fix if the database cannot be reached."""
+def make_folder(folder: Path) -> None:
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"database: cannot connect to {redact_url(str(engine.url.render_as_string(False)))}: "
-            f"{first_line(exc)}; check [database] url (or M5_DATABASE__URL) and that the "
-            "server is running"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnreachable(
+            f"database: cannot create {folder}, the SQLite file's folder ({exc.strerror}); "
+            f"choose a writable place: {failures.CHECK_URL}"
         ) from exc
 
 
-def first_line(exc: BaseException) -> str:
-    text_ = str(getattr(exc, "orig", None) or exc).strip()
-    return text_.splitlines()[0] if text_ else type(exc).__name__
+def check_connection(engine: Engine) -> None:
+    """Raise DatabaseUnreachable (with the fix, from `failures`) if the database cannot
+    be reached."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from m5syndicate.errors import StoreError
-from m5syndicate.store.engine import check_connection, first_line
+from m5syndicate.store.engine import check_connection
+from m5syndicate.store.failures import first_line
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +31,9 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     before = current_revision(engine)
     try:
         command.upgrade(alembic_config(engine), revision)
-    except SQLAlchemyError as exc:
+    except StoreError as exc:  # translated by the engine: it says what to do
+        raise StoreError(f"db upgrade: migration failed: {exc}") from exc
+    except SQLAlchemyError as exc:  # raised by SQLAlchemy itself, not the database
         raise StoreError(f"db upgrade: migration failed: {first_line(exc)}") from exc
     return before, current_revision(engine)
 

@@ -1,4 +1,5 @@
-"""Subscriber rows, their chosen categories and consent events; suppressions.
+"""Subscriber rows, their chosen categories and consent events, the recipients a
+delivery reads; suppressions (one writer: `suppress_addresses`).
 
 One named function per query. Addresses are matched by ``email_key`` (lowercased), and
 suppressions by the SHA-256 of that key, so `forget` can erase the address itself.
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from m5syndicate.models import Subscriber
+from m5syndicate.models import Recipient, Subscriber
+from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.engine import inserted_id
 from m5syndicate.store.schema import (
     consent_events,
@@ -48,6 +50,17 @@ def is_suppressed(conn: Connection, email: str) -> bool:
         select(suppressions.c.id).where(suppressions.c.email_hash == email_hash(email))
     ).first()
     return found is not None
+
+
+def suppressed_among(conn: Connection, emails: Sequence[str]) -> set[str]:
+    """Which of these addresses are suppressed (matched by hash; the addresses are kept)."""
+    by_hash = {email_hash(email): email for email in emails}
+    if not by_hash:
+        return set()
+    rows = conn.execute(
+        select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(list(by_hash)))
+    )
+    return {by_hash[row.email_hash] for row in rows}
 
 
 def subscriber_values(subscriber: Subscriber, now: datetime) -> dict[str, Any]:
@@ -231,6 +244,82 @@ def events_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, 
     return found
 
 
+# -- recipients: subscribers as the delivery reads them ------------------------------------
+
+
+def recipients_for(conn: Connection, claims: dict[int, tuple[int, int]]) -> list[Recipient]:
+    """subscriber id -> (delivery id, attempts) becomes Recipients, in delivery order."""
+    if not claims:
+        return []
+    ids = list(claims)
+    rows = conn.execute(
+        select(
+            subscribers.c.id,
+            subscribers.c.email,
+            subscribers.c.language,
+            subscribers.c.format,
+            subscribers.c.status,
+            subscribers.c.token_version,
+        ).where(subscribers.c.id.in_(ids))
+    ).all()
+    chosen = categories_of(conn, ids)
+    found = [
+        Recipient(
+            delivery_id=claims[row.id][0],
+            subscriber_id=row.id,
+            email=row.email,
+            language=row.language,
+            format=row.format,
+            status=row.status,
+            token_version=row.token_version,
+            categories=tuple(chosen.get(row.id, ())),
+            attempts=claims[row.id][1],
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda recipient: recipient.delivery_id)
+
+
+def subscribers_of_cadence(
+    conn: Connection, cadence: str, batch: int = 1000
+) -> Iterator[list[Recipient]]:
+    """Confirmed subscribers of a cadence in batches (keyset paging), for dry runs."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(subscribers.c.id)
+            .where(
+                (subscribers.c.status == "confirmed")
+                & (subscribers.c.cadence == cadence)
+                & (subscribers.c.id > after)
+            )
+            .order_by(subscribers.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        yield recipients_for(conn, {row.id: (0, 0) for row in rows})
+
+
+def find_recipient(conn: Connection, email: str) -> Recipient | None:
+    """A subscriber by address (any status), as a Recipient outside the ledger."""
+    found = conn.execute(
+        select(subscribers.c.id).where(subscribers.c.email_key == email_key(email))
+    ).scalar_one_or_none()
+    return None if found is None else recipients_for(conn, {found: (0, 0)})[0]
+
+
+def has_recipients(conn: Connection, cadence: str) -> bool:
+    """Is anyone confirmed on this cadence (else no edition is worth freezing)?"""
+    found = conn.execute(
+        select(subscribers.c.id)
+        .where((subscribers.c.status == "confirmed") & (subscribers.c.cadence == cadence))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 # -- changing -----------------------------------------------------------------------------
 
 
@@ -285,16 +374,27 @@ def delete_subscriber(conn: Connection, subscriber_id: int) -> None:
     conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
 
 
-def add_suppression(conn: Connection, email: str, reason: str, via: str, now: datetime) -> bool:
-    """Never mail this address again; False when it was suppressed already."""
-    if is_suppressed(conn, email):
-        return False
-    conn.execute(
-        insert(suppressions).values(
-            email_hash=email_hash(email), reason=reason, via=via, created_at=now
-        )
+def suppress_addresses(
+    conn: Connection, emails: Sequence[str], reason: str, via: str, now: datetime
+) -> int:
+    """Never mail these addresses again; returns how many were not suppressed yet.
+
+    The one writer of the suppressions table. INSERT ... ON CONFLICT DO NOTHING: an
+    address suppressed already (or by a concurrent writer) stays as it was.
+    """
+    rows = [
+        {"email_hash": email_hash(email), "reason": reason[:500], "via": via, "created_at": now}
+        for email in sorted(set(emails))
+    ]
+    if not rows:
+        return 0
+    statement = (
+        insert_on_conflict(conn, suppressions)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["email_hash"])
+        .returning(suppressions.c.id)  # only the rows written (rowcount is -1 on psycopg)
     )
-    return True
+    return len(conn.execute(statement).all())
 
 
 # -- bulk import --------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def suppress(engine: Engine, email: str, now: datetime, consent: Consent, reason
     suppressed already."""
     address = address_of(email)
     with engine.begin() as conn:
-        added = subscriber_store.add_suppression(conn, address, reason, consent.via, now)
+        added = subscriber_store.suppress_addresses(conn, [address], reason, consent.via, now) > 0
         subscriber = subscriber_store.get_subscriber_by_email(conn, address)
         if subscriber is not None and subscriber.id is not None:
             if subscriber.status != "unsubscribed":
@@ -64,7 +64,7 @@ def forget(engine: Engine, email: str, now: datetime, via: str) -> bool:
     Returns whether a subscriber was erased."""
     address = address_of(email)
     with engine.begin() as conn:
-        subscriber_store.add_suppression(conn, address, "forgotten on request", via, now)
+        subscriber_store.suppress_addresses(conn, [address], "forgotten on request", via, now)
         subscriber_id = subscriber_store.find_subscriber_id(conn, address)
         if subscriber_id is None:
             return False

@@ -22,10 +22,9 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from m5syndicate.config import CADENCES, LANGUAGES
-from m5syndicate.errors import InputError
+from m5syndicate.errors import ConstraintViolation, InputError
 from m5syndicate.models import Category, Subscriber
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import subscribers as subscriber_store
@@ -271,7 +270,7 @@ def insert_new(
             ip=consent.ip,
             user_agent=consent.user_agent,
         )
-    except IntegrityError:
+    except ConstraintViolation:  # the same address, inserted by a concurrent request
         savepoint.rollback()
         return None
     savepoint.commit()

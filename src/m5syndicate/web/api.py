@@ -1,29 +1,37 @@
-"""The admin JSON API under /api/: list and search subscribers, add, show, remove, stats.
+"""The admin JSON API, a FastAPI app mounted at /api: list and search subscribers, add,
+show, remove, stats. Its OpenAPI document (/api/openapi.json) is generated from the typed
+handlers and the models in `api_models`; people read it at /api/docs.
 
-Every endpoint but the OpenAPI document needs ``Authorization: Bearer $M5_ADMIN_TOKEN``
-(401 otherwise, and always while no token is configured). Errors are JSON
-``{"error": "..."}`` with 400, 401, 404 or 413. The endpoints call the same use cases as
-`m5syndicate subscribers ...`.
+Every endpoint but the document and its page needs ``Authorization: Bearer
+$M5_ADMIN_TOKEN`` (401 otherwise, and always while no token is configured). Errors are
+JSON ``{"error": "..."}``: bad input 400, token 401, no such subscriber 404, others as
+the site maps our error tree (`web.statuses`). The handlers call the same use cases as
+`m5syndicate subscribers ...`; they are plain functions, so FastAPI runs them in its
+thread pool and the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from m5syndicate.errors import InputError, NotFound
-from m5syndicate.models import Subscriber
+from m5syndicate import __version__
+from m5syndicate.errors import M5Error
+from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
+from m5syndicate.runtime import Runtime
 from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.roster import MAX_PAGE
 from m5syndicate.subscribers.subscriptions import (
-    MAX_CATEGORIES,
     MAX_EMAIL,
     MAX_NAME,
     Consent,
@@ -31,16 +39,27 @@ from m5syndicate.subscribers.subscriptions import (
     clean_text,
     request_confirmation,
 )
-from m5syndicate.web.openapi import openapi_document
-from m5syndicate.web.render import (
-    client_ip,
-    confirmation_later,
-    runtime_of,
-    user_agent,
+from m5syndicate.web import apidocs
+from m5syndicate.web.api_models import (
+    Added,
+    ConsentEvent,
+    Error,
+    NewSubscriber,
+    Page,
+    Removed,
+    Stats,
+    SubscriberOut,
+    SubscriberRecord,
 )
+from m5syndicate.web.render import client_ip, confirmation_later, runtime_of, user_agent
+from m5syndicate.web.statuses import http_status
 
+PREFIX = "/api"
 MAX_JSON_BYTES = 64 * 1024
-Handler = Callable[[Request], Awaitable[Response]]
+MAX_OFFSET = 10**9  # the use case's bound
+MAX_ID = 2**63 - 1  # larger ids overflow the column: none exist
+
+bearer = HTTPBearer(scheme_name="bearer", auto_error=False)
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -48,174 +67,213 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def authorized(request: Request) -> bool:
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
     expected = runtime_of(request).settings.web.admin_token.get_secret_value()
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if not expected or scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
+    if not expected:
+        raise HTTPException(401, "api: the admin API is off; set M5_ADMIN_TOKEN to enable it")
+    given = credentials.credentials.strip() if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "api: send Authorization: Bearer <M5_ADMIN_TOKEN>")
 
 
-def admin(handler: Handler) -> Handler:
-    """Bearer token first; our input and not-found errors become JSON answers."""
-
-    async def guarded(request: Request) -> Response:
-        if not authorized(request):
-            if not runtime_of(request).settings.web.admin_token.get_secret_value():
-                return error(401, "api: the admin API is off; set M5_ADMIN_TOKEN to enable it")
-            return error(401, "api: send Authorization: Bearer <M5_ADMIN_TOKEN>")
-        try:
-            return await handler(request)
-        except InputError as exc:
-            return error(400, str(exc))
-        except NotFound as exc:
-            return error(404, str(exc))
-
-    return guarded
+STATES: dict[str, Any] = {"enum": list(SUBSCRIBER_STATES)}
+RuntimeOf = Annotated[Runtime, Depends(runtime_of)]
+SubscriberId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def subscriber_json(s: Subscriber) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": s.id,
-        "email": s.email,
-        "name": s.name,
-        "language": s.language,
-        "cadence": s.cadence,
-        "format": s.format,
-        "status": s.status,
-        "categories": s.categories,
-        "created_at": iso(s.created_at),
-        "confirmed_at": iso(s.confirmed_at),
-        "unsubscribed_at": iso(s.unsubscribed_at),
-    }
+def answer(description: str) -> dict[str, Any]:
+    return {"model": Error, "description": description}
 
 
-def int_param(request: Request, name: str, default: int) -> int:
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or len(text) > 10:
-        raise InputError(f"{name}: expected a whole number, got {text[:20]!r}")
-    return int(text)
+BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    400: answer("invalid input; the message says which field and why")
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: answer("no such subscriber")}
+
+router = APIRouter(
+    dependencies=[Depends(require_token)],
+    responses={401: answer("no or wrong bearer token")},
+)
 
 
-async def openapi(request: Request) -> JSONResponse:
-    return JSONResponse(openapi_document())
+@router.get("/stats", response_model=Stats, summary="Subscribers by status, and suppressed")
+def stats(runtime: RuntimeOf) -> dict[str, int]:
+    return roster.stats(runtime.engine)
 
 
-@admin
-async def stats(request: Request) -> Response:
-    return JSONResponse(await run_in_threadpool(roster.stats, runtime_of(request).engine))
+@router.get(
+    "/subscribers",
+    response_model=Page,
+    summary="List or search subscribers, by id",
+    responses=BAD_INPUT,
+)
+def list_subscribers(
+    runtime: RuntimeOf,
+    status: Annotated[str | None, Query(json_schema_extra=STATES)] = None,
+    q: Annotated[str, Query(max_length=MAX_EMAIL, description="part of address or name")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Page:
+    search = clean_text(q, "q", MAX_EMAIL)
+    found = roster.list_subscribers(runtime.engine, status or None, search, limit, offset)
+    return Page(items=[SubscriberOut.of(s) for s in found], limit=limit, offset=offset)
 
 
-@admin
-async def list_subscribers(request: Request) -> Response:
-    status = request.query_params.get("status") or None
-    search = clean_text(request.query_params.get("q", ""), "q", MAX_EMAIL)
-    limit, offset = int_param(request, "limit", 100), int_param(request, "offset", 0)
-    found = await run_in_threadpool(
-        roster.list_subscribers, runtime_of(request).engine, status, search, limit, offset
-    )
-    items = [subscriber_json(s) for s in found]
-    return JSONResponse({"items": items, "limit": limit, "offset": offset})
-
-
-@admin
-async def show_subscriber(request: Request) -> Response:
-    record = await run_in_threadpool(
-        roster.show, runtime_of(request).engine, request.path_params["subscriber_id"]
-    )
-    events = [{**e, "at": e["at"].isoformat()} for e in record.events]
-    return JSONResponse({**subscriber_json(record.subscriber), "consent_events": events})
-
-
-@admin
-async def remove_subscriber(request: Request) -> Response:
-    runtime = runtime_of(request)
-    record = await run_in_threadpool(
-        roster.show, runtime.engine, request.path_params["subscriber_id"]
-    )
-    consent = Consent("api", "", client_ip(request), user_agent(request))
-    changed = await run_in_threadpool(
-        roster.remove, runtime.engine, record.subscriber.email, runtime.clock(), consent
-    )
-    return JSONResponse({"id": record.subscriber.id, "removed": changed})
-
-
-@admin
-async def add(request: Request) -> Response:
-    runtime = runtime_of(request)
-    body = await json_body(request)
+@router.post(
+    "/subscribers",
+    status_code=201,
+    response_model=Added,
+    summary="Add one subscriber (an existing or suppressed address is left as is)",
+    responses={
+        201: {"description": "added"},
+        200: {"model": Added, "description": "already there, or suppressed"},
+        **BAD_INPUT,
+    },
+)
+def add(
+    body: NewSubscriber, runtime: RuntimeOf, response: Response, tasks: BackgroundTasks
+) -> Added:
     subscriber = subscriber_from(body)
     now = runtime.clock()
     version = runtime.settings.newsletter.consent_version
-    new_id, outcome = await run_in_threadpool(
-        add_subscriber, runtime.engine, subscriber, now, "api", version
-    )
-    response = JSONResponse({"id": new_id, "outcome": outcome}, 201 if outcome == "added" else 200)
-    if outcome == "added" and subscriber.status == "pending" and new_id is not None:
-        confirmation = await run_in_threadpool(request_confirmation, runtime.engine, new_id, now)
+    new_id, outcome = add_subscriber(runtime.engine, subscriber, now, "api", version)
+    if outcome != "added":
+        response.status_code = 200
+    elif subscriber.status == "pending" and new_id is not None:
+        confirmation = request_confirmation(runtime.engine, new_id, now)
         if confirmation is not None:
-            response.background = confirmation_later(runtime, confirmation, now)
-    return response
+            tasks.add_task(confirmation_later(runtime, confirmation, now))
+    return Added(id=new_id, outcome=outcome)
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_JSON_BYTES:
-        raise InputError(f"body: send a JSON object of at most {MAX_JSON_BYTES} bytes")
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"body: not valid JSON: {exc}") from None
-    except RecursionError:  # json.loads recurses per level: [[[[... was a 500
-        raise InputError("body: JSON nested too deeply; send a flat object") from None
-    if not isinstance(body, dict):
-        raise InputError("body: expected a JSON object")
-    return body
-
-
-def subscriber_from(body: dict[str, Any]) -> Subscriber:
-    """A subscriber from a request body; checks types here, values in the use case."""
-    allowed = {"email", "name", "language", "cadence", "format", "categories", "confirmed"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InputError(f"body: unknown fields {unknown[:5]}; allowed: {sorted(allowed)}")
-    defaults = {"email": None, "name": "", "language": "tr", "cadence": "daily", "format": "html"}
-    texts: dict[str, str] = {}
-    for key, default in defaults.items():
-        value = body.get(key, default)
-        if not isinstance(value, str):
-            raise InputError(f"{key}: expected a string")
-        texts[key] = value
-    categories = body.get("categories", [])
-    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-        raise InputError("categories: expected a list of category slugs")
-    if len(categories) > MAX_CATEGORIES:
-        raise InputError(f"categories: at most {MAX_CATEGORIES}")
-    confirmed = body.get("confirmed", False)
-    if not isinstance(confirmed, bool):
-        raise InputError("confirmed: expected true or false")
-    subscriber = Subscriber(email=texts["email"], name=clean_text(texts["name"], "name", MAX_NAME))
+def subscriber_from(body: NewSubscriber) -> Subscriber:
+    """The model's fields as a Subscriber; the use case checks the choices."""
+    subscriber = Subscriber(email=body.email, name=clean_text(body.name, "name", MAX_NAME))
     return replace(
         subscriber,
-        language=texts["language"],
-        cadence=texts["cadence"],
-        format=texts["format"],
-        categories=list(categories),
-        status="confirmed" if confirmed else "pending",
+        language=body.language,
+        cadence=body.cadence,
+        format=body.format,
+        categories=list(body.categories),
+        status="confirmed" if body.confirmed else "pending",
     )
 
 
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/api/openapi.json", openapi, methods=["GET"]),
-        Route("/api/stats", stats, methods=["GET"]),
-        Route("/api/subscribers", list_subscribers, methods=["GET"]),
-        Route("/api/subscribers", add, methods=["POST"]),
-        Route("/api/subscribers/{subscriber_id:int}", show_subscriber, methods=["GET"]),
-        Route("/api/subscribers/{subscriber_id:int}", remove_subscriber, methods=["DELETE"]),
-    ]
+@router.get(
+    "/subscribers/{subscriber_id}",
+    response_model=SubscriberRecord,
+    summary="One subscriber with its consent events",
+    responses={**NOT_FOUND, **BAD_INPUT},
+)
+def show_subscriber(subscriber_id: SubscriberId, runtime: RuntimeOf) -> SubscriberRecord:
+    record = roster.show(runtime.engine, subscriber_id)
+    events = [ConsentEvent(**event) for event in record.events]
+    shown = SubscriberOut.of(record.subscriber).model_dump()
+    return SubscriberRecord(**shown, consent_events=events)
+
+
+@router.delete(
+    "/subscribers/{subscriber_id}",
+    response_model=Removed,
+    summary="Unsubscribe (the consent record is kept; `subscribers forget` erases)",
+    responses={**NOT_FOUND, **BAD_INPUT},
+)
+def remove_subscriber(subscriber_id: SubscriberId, runtime: RuntimeOf, request: Request) -> Removed:
+    record = roster.show(runtime.engine, subscriber_id)
+    consent = Consent("api", "", client_ip(request), user_agent(request))
+    changed = roster.remove(runtime.engine, record.subscriber.email, runtime.clock(), consent)
+    return Removed(id=subscriber_id, removed=changed)
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+async def our_error(_request: Request, exc: Exception) -> JSONResponse:
+    return error(http_status(exc), str(exc))
+
+
+async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, str(exc.detail))
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's validation errors, as our 400 with one line per field (FastAPI's 422
+    and its error schema are taken out of the document: `AdminAPI.openapi`)."""
+    assert isinstance(exc, RequestValidationError)
+    return error(400, validation_message(exc))
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for problem in exc.errors()[:5]:
+        # loc is (source, field, ...): the source (body, query, path) is said by the field.
+        source, *where = [str(part) for part in problem.get("loc", ("body",))]
+        problems.append(f"{'.'.join(where) or source}: {problem.get('msg', 'invalid')}")
+    return "; ".join(problems)
+
+
+class BoundedBody:
+    """Refuses a body of unknown length or above MAX_JSON_BYTES before reading any of it
+    (FastAPI reads the whole body before a dependency could look at its size)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            length = Headers(scope=scope).get("content-length", "")
+            if not length.isdigit() or int(length) > MAX_JSON_BYTES:
+                message = f"body: send a JSON object of at most {MAX_JSON_BYTES} bytes"
+                await error(400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class AdminAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document without the 422 answers we never give (see `invalid_request`)."""
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        document = super().openapi()
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                operation["responses"].pop("422", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            document.get("components", {}).get("schemas", {}).pop(unused, None)
+        return document
+
+
+def operation_id(route: APIRoute) -> str:
+    """The handler's name ("list_subscribers"), not FastAPI's name_path_method."""
+    return route.name
+
+
+def create_api(runtime: Runtime | None) -> FastAPI:
+    """The API app; `runtime` None gives one that can only serve its document."""
+    api = AdminAPI(
+        title="m5syndicate admin API",
+        version=__version__,
+        servers=[{"url": PREFIX}],
+        openapi_url="/openapi.json",
+        docs_url=None,  # our page: assets from the installed package, a strict CSP
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+        routes=apidocs.routes(),
+        exception_handlers={
+            M5Error: our_error,
+            HTTPException: http_error,
+            RequestValidationError: invalid_request,
+        },
+    )
+    api.include_router(router)
+    api.add_middleware(BoundedBody)
+    api.state.runtime = runtime
+    return api
+
+
+def openapi_document() -> dict[str, Any]:
+    return create_api(None).openapi()

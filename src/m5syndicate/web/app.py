@@ -1,5 +1,6 @@
 """`create_app(runtime)`: the ASGI app. Each module of this package contributes routes;
-this file only assembles them and maps errors to HTTP statuses in one place."""
+the admin API is a FastAPI app mounted at /api. This file only assembles them; errors
+become HTTP statuses by one table (`statuses`)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount
 
-from m5syndicate.errors import InputError, M5Error, NotFound
+from m5syndicate.errors import M5Error
 from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, feeds, health, ops, pages
 from m5syndicate.web.guards import BodyLimit, CleanTarget, PublicRedirects
-
-# Our errors -> HTTP statuses; anything else is a 500 logged by the server.
-STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
-    (NotFound, 404),
-    (InputError, 400),
-    (M5Error, 503),
-)
+from m5syndicate.web.statuses import http_status
 
 
 def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None) -> Starlette:
@@ -34,9 +30,9 @@ def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None)
             *feeds.routes(),
             *pages.routes(),
             *account.routes(),
-            *api.routes(),
-            *ops.routes(),
+            *ops.routes(),  # before the API's mount: /api/hooks/ is not the admin API
             *archive.routes(),
+            Mount(api.PREFIX, app=api.create_api(runtime)),
         ],
         exception_handlers={M5Error: handle_error},
         middleware=[
@@ -59,5 +55,4 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 async def handle_error(request: Request, exc: Exception) -> Response:
-    status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
-    return PlainTextResponse(str(exc), status_code=status)
+    return PlainTextResponse(str(exc), status_code=http_status(exc))

@@ -2,7 +2,13 @@
 digest looks in mail (the "view in browser" link of each message).
 
 An article withdrawn upstream since the edition went out keeps its place, marked
-withdrawn, with nothing of it shown (no title, text, image or link)."""
+withdrawn, with nothing of it shown (no title, text, image or link).
+
+Archive pages carry the same safety headers and Content-Security-Policy as every other
+page (``web.render.HEADERS``): no script runs, nothing is framed, no form posts
+elsewhere. Two differences: they may be cached (they never change once sent), and the
+policy lets the articles' photos load (``img-src`` http(s); the digest shows them).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +27,14 @@ from m5syndicate.errors import NotFound
 from m5syndicate.models import Article, Edition
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import editions as edition_store
+from m5syndicate.web.render import HEADERS
 
 CACHE = "public, max-age=300"
+ARCHIVE_HEADERS = {
+    **HEADERS,
+    "Cache-Control": CACHE,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; img-src https: http:",
+}
 WITHDRAWN_MARK = {
     "tr": "Bu haber yayıncısı tarafından yayından kaldırıldı.",
     "en": "This story has been withdrawn by its publisher.",
@@ -50,7 +62,7 @@ async def archive_index(request: Request) -> HTMLResponse:
         f"<title>{title}</title></head><body><h1>{title}</h1>"
         f"<ul>{items or '<li>-</li>'}</ul></body></html>"
     )
-    return HTMLResponse(body, headers={"Cache-Control": CACHE})
+    return HTMLResponse(body, headers=ARCHIVE_HEADERS)
 
 
 def sent_editions(runtime: Runtime) -> list[Edition]:
@@ -65,7 +77,7 @@ async def archive_edition(request: Request) -> HTMLResponse:
     if language not in LANGUAGES:
         language = runtime.settings.site.language
     edition = await asyncio.to_thread(sent_edition, runtime, slug)
-    return HTMLResponse(edition_html(runtime, edition, language), headers={"Cache-Control": CACHE})
+    return HTMLResponse(edition_html(runtime, edition, language), headers=ARCHIVE_HEADERS)
 
 
 def sent_edition(runtime: Runtime, slug: str) -> Edition:

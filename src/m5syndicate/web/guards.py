@@ -16,9 +16,10 @@ import re
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+API_PREFIX = "/api"  # = web.api.PREFIX (not imported: api.py builds on the app's parts)
 MAX_BODY_BYTES = 1024 * 1024  # = nginx's default client_max_body_size; forms are KiBs
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -27,10 +28,15 @@ class BodyTooLarge(Exception):
     pass
 
 
-def too_large(limit: int) -> PlainTextResponse:
-    return PlainTextResponse(
-        f"body: at most {limit} bytes are accepted here; send less", status_code=413
-    )
+def refusal(scope: Scope, status: int, message: str) -> Response:
+    """A guard's answer, in the API's JSON shape under /api/, as plain text elsewhere."""
+    if scope["path"] == API_PREFIX or scope["path"].startswith(API_PREFIX + "/"):
+        return JSONResponse({"error": message}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
+def too_large(scope: Scope, limit: int) -> Response:
+    return refusal(scope, 413, f"body: at most {limit} bytes are accepted here; send less")
 
 
 class BodyLimit:
@@ -44,7 +50,7 @@ class BodyLimit:
             return
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > self.max_bytes:
-            await too_large(self.max_bytes)(scope, receive, send)
+            await too_large(scope, self.max_bytes)(scope, receive, send)
             return
         received = 0
         started = False
@@ -68,7 +74,7 @@ class BodyLimit:
         with contextlib.suppress(BodyTooLarge):  # answered just below
             await self.app(scope, counted, watched)
         if received > self.max_bytes and not started:
-            await too_large(self.max_bytes)(scope, receive, send)
+            await too_large(scope, self.max_bytes)(scope, receive, send)
 
 
 class CleanTarget:
@@ -77,10 +83,11 @@ class CleanTarget:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and has_control_characters(scope):
-            answer = PlainTextResponse(
+            answer = refusal(
+                scope,
+                400,
                 "url: control characters (such as %00 or %0A) are not allowed in a path or "
                 "query; remove them",
-                status_code=400,
             )
             await answer(scope, receive, send)
             return

@@ -1,73 +1,27 @@
-"""One reader per source type: fetch (through the Fetcher), parse (pure), clean.
+"""Reading a WordPress site: keyset walks over its REST API, and the reconciliation.
 
-A reader yields Pages. The use case stores each page's articles and, in the same
-transaction, the page's ``save`` (cursor, validators, a moved URL), so a checkpoint never
-runs ahead of the articles it stands for. The dispatcher is the ``READERS`` table.
+Every post changed or published since the last walk is read, then (when due) the list
+of every post the site publishes, so that trashed ones are withdrawn and missed ones
+read. Parsing is posts.py's (pure).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from m5syndicate.collect import clean, directory, feed, html, wordpress
-from m5syndicate.collect.fetcher import Fetched, Fetcher
-from m5syndicate.config import CollectSettings, SourceSettings
+from m5syndicate.collect.fetcher import Fetched
+from m5syndicate.collect.reading import HTML_TYPES, JSON_TYPES, Page, ReadContext, moved, validators
+from m5syndicate.collect.wordpress import posts as wordpress
 from m5syndicate.errors import FetchError, ParseError
-from m5syndicate.models import Article, SourceState
 
-FEED_TYPES = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
-HTML_TYPES = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-JSON_TYPES = "application/json"
-MAX_NEW_PAGES = 50  # html: article pages fetched per run; the rest come next run
-# wordpress: the fields a reconciliation lists (date and date_gmt for its keyset)
+# The fields a reconciliation lists (date and date_gmt for its keyset).
 LISTING_FIELDS = "id,guid,link,date,date_gmt"
-MAX_REFETCH = 500  # wordpress: listed posts not stored, read per reconciliation
+MAX_REFETCH = 500  # listed posts not stored, read per reconciliation
 
 
-@dataclass
-class Page:
-    articles: list[Article] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    save: dict[str, str] = field(default_factory=dict)  # source row fields, stored with it
-    not_modified: bool = False
-    # When set: every guid the upstream publishes now (a reconciliation); stored articles
-    # of this source missing from it are withdrawn.
-    present_guids: frozenset[str] | None = None
-
-
-@dataclass(frozen=True)
-class ReadContext:
-    """What a reader needs: the source, its stored state, the fetcher, the settings."""
-
-    source: SourceSettings
-    state: SourceState
-    fetcher: Fetcher
-    settings: CollectSettings
-    timezone: str  # the site's zone: WordPress compares modified_after in local time
-    now: datetime
-    known_urls: Callable[[Sequence[str]], set[str]]  # article URLs already stored
-    site_language: str = "tr"  # the last resort: an article always has a language
-
-    def finish(self, article: Article, base_url: str = "", document_language: str = "") -> Article:
-        base = base_url or article.url
-        language = document_language or self.source.language or self.site_language
-        return clean.finish(article, base, self.settings.boilerplate, language)
-
-
-def moved(response: Fetched, url: str | None = None) -> dict[str, str]:
-    """A permanent redirect moves the stored URL (the configured one is kept apart)."""
-    return {"url": url or response.moved_to} if response.moved_to else {}
-
-
-def validators(response: Fetched) -> dict[str, str]:
-    return {"etag": response.etag, "last_modified": response.last_modified}
-
-
-async def read_wordpress(ctx: ReadContext) -> AsyncIterator[Page]:
+async def read(ctx: ReadContext) -> AsyncIterator[Page]:
     """Every post changed or published since the last walk, then (when due) the list of
     every post the site publishes, so that trashed ones are withdrawn and missed ones read.
 
@@ -165,13 +119,15 @@ class WordPressWalk:
         while True:
             page = wordpress.parse_page(response.body, self.where)
             notes = self.advance_cursor(keyset.column, page.keys)
-            articles = [
-                self.ctx.finish(article)
+            fresh = [
+                article
                 for post_id, article in zip(page.article_ids, page.parsed.articles, strict=True)
                 if post_id is None or post_id not in self.seen
             ]
+            articles, failed = self.ctx.finish_each(fresh)
             self.seen.update(key.id for key in page.keys)
-            yield Page(articles, [*page.parsed.skipped, *notes], {"cursor": self.cursor.dumps()})
+            skipped = [*page.parsed.skipped, *failed, *notes]
+            yield Page(articles, skipped, {"cursor": self.cursor.dumps()})
             if page.count < wordpress.PER_PAGE:
                 return
             keyset.advance(page.keys, self.where)
@@ -208,7 +164,8 @@ class WordPressWalk:
             params = {"include": ",".join(map(str, batch)), "per_page": str(len(batch))}
             response = await self.fetch(params)
             page = wordpress.parse_page(response.body, self.where)
-            yield Page([self.ctx.finish(a) for a in page.parsed.articles], page.parsed.skipped)
+            articles, failed = self.ctx.finish_each(page.parsed.articles)
+            yield Page(articles, [*page.parsed.skipped, *failed])
         self.cursor.reconciled = self.ctx.now.isoformat()
         guids = frozenset(key.guid for key in listed)
         yield Page(present_guids=guids, save={"cursor": self.cursor.dumps()})
@@ -224,68 +181,3 @@ class WordPressWalk:
             if page.count < wordpress.PER_PAGE:
                 return listed
             keyset.advance(page.keys, self.where)
-
-
-async def get_conditionally(ctx: ReadContext, url: str, accept_type: str) -> Fetched:
-    """GET with the source's stored validators sent back verbatim (304 when unchanged)."""
-    return await ctx.fetcher.get(
-        url, etag=ctx.state.etag, last_modified=ctx.state.last_modified, accept_type=accept_type
-    )
-
-
-async def read_feed(ctx: ReadContext) -> AsyncIterator[Page]:
-    response = await get_conditionally(ctx, ctx.state.url, FEED_TYPES)
-    if response.not_modified:
-        yield Page(not_modified=True, save=moved(response))
-        return
-    parsed = feed.parse_feed(response.body, response.url, response.content_type, ctx.now)
-    language = parsed.default_language
-    articles = [ctx.finish(article, response.url, language) for article in parsed.articles]
-    yield Page(articles, parsed.skipped, {**validators(response), **moved(response)})
-
-
-async def read_html(ctx: ReadContext) -> AsyncIterator[Page]:
-    """The section page (conditionally), then only the article pages not stored yet."""
-    section = await get_conditionally(ctx, ctx.state.url, HTML_TYPES)
-    if section.not_modified:
-        yield Page(not_modified=True, save=moved(section))
-        return
-    links = html.find_article_links(section.body, section.url, section.content_type)
-    known = ctx.known_urls(links)
-    page = Page()
-    for link in [link for link in links if link not in known][:MAX_NEW_PAGES]:
-        try:
-            answer = await ctx.fetcher.get(link, accept_type=HTML_TYPES)
-            article = html.parse_article(answer.body, answer.url, answer.content_type, ctx.now)
-            page.articles.append(ctx.finish(article, answer.url))
-        except FetchError as exc:
-            if exc.retry_after is not None:
-                raise  # the site asks us to slow down: stop this run, not just this page
-            page.skipped.append(str(exc))
-        except ParseError as exc:
-            page.skipped.append(str(exc))
-    # A failed article page keeps the section's validators unsaved, so it is retried.
-    complete = not page.skipped and len(links) - len(known) <= MAX_NEW_PAGES
-    page.save = {**(validators(section) if complete else {}), **moved(section)}
-    yield page
-
-
-async def read_directory(ctx: ReadContext) -> AsyncIterator[Page]:
-    page = Page()
-    for name, body in directory.read_directory(Path(ctx.state.url)):
-        try:
-            article = directory.parse_document(name, body, ctx.source.language)
-        except ParseError as exc:
-            page.skipped.append(str(exc))
-            continue
-        page.articles.append(ctx.finish(article))
-    yield page
-
-
-Reader = Callable[[ReadContext], AsyncIterator[Page]]
-READERS: dict[str, Reader] = {
-    "wordpress": read_wordpress,
-    "feed": read_feed,
-    "html": read_html,
-    "directory": read_directory,
-}

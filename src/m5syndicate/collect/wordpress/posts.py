@@ -1,6 +1,6 @@
 """The `wordpress` source, pure parts: API addresses, pages of posts -> Articles.
 
-Bytes in, articles out; paging, cursors and HTTP live in ``readers``. WordPress
+Bytes in, articles out; paging and HTTP live in ``walk``; the cursor is here. WordPress
 quirks handled here: ``title.rendered`` carries HTML entities (``&#8217;``, ``&amp;``);
 ``date_gmt``/``modified_gmt`` are UTC without a zone suffix, ``date``/``modified`` the
 site's wall time (what WordPress compares ``after``/``modified_after`` with); terms and
@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from m5syndicate.collect.clean import slugify
+from m5syndicate.collect.language import payload_language
 from m5syndicate.collect.parsed import Parsed, iso_utc
 from m5syndicate.errors import ParseError
 from m5syndicate.models import Article, Category
@@ -264,6 +265,11 @@ def parse_listing(body: bytes, where: str) -> PostsPage:
     return page
 
 
+def parse(body: bytes, base_url: str, content_type: str, now: datetime) -> Parsed:
+    """The source type's parser signature: one page of posts from the REST API."""
+    return parse_posts(body, base_url)
+
+
 def parse_posts(body: bytes, where: str) -> Parsed:
     """A page of posts; a post that lacks what we need is skipped and named."""
     return parse_page(body, where).parsed
@@ -276,7 +282,7 @@ def parse_post(post: dict[str, Any]) -> Article:
     published = iso_utc(post["date_gmt"])
     embedded = post.get("_embedded") or {}
     image_url, image_alt = featured_image(embedded)
-    language = str(post.get("lang") or "")
+    language = payload_language(post)  # Polylang / WPML fields, when the site has them
     return Article(
         guid=post_guid(post, link),
         url=link,

@@ -1,0 +1,139 @@
+"""The admin API's request and response bodies (pydantic); FastAPI writes the OpenAPI
+document from them, so the document and the validation cannot drift apart.
+
+Enums and limits come from the constants the use cases check. Choices (language,
+cadence, format) are declared here and checked by the use case, whose message names the
+allowed values; types, lengths and patterns are checked here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from m5syndicate.config import CADENCES, LANGUAGES
+from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
+from m5syndicate.subscribers.subscriptions import (
+    FORMATS,
+    MAX_CATEGORIES,
+    MAX_EMAIL,
+    MAX_NAME,
+    MAX_SLUG,
+)
+
+SLUG_PATTERN = "^[a-z0-9][a-z0-9-]*$"
+OUTCOMES = ("added", "exists", "suppressed")  # of subscriptions.add_subscriber
+
+
+def one_of(choices: tuple[str, ...], default: str | None = None) -> Any:
+    """A string field documented with its allowed values (the use case enforces them)."""
+    if default is None:
+        return Field(json_schema_extra={"enum": list(choices)})
+    return Field(default, json_schema_extra={"enum": list(choices)})
+
+
+class Error(BaseModel):
+    """Every error answer: what was wrong and, where it helps, what to do."""
+
+    error: str
+
+
+class SubscriberOut(BaseModel):
+    model_config = ConfigDict(title="Subscriber")
+
+    id: int
+    email: str
+    name: str
+    language: str = one_of(LANGUAGES)
+    cadence: str = one_of(CADENCES)
+    format: str = one_of(FORMATS)
+    status: str = one_of(SUBSCRIBER_STATES)
+    categories: list[str]
+    created_at: datetime | None
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> SubscriberOut:
+        assert subscriber.id is not None  # a stored subscriber always has one
+        return cls(
+            id=subscriber.id,
+            email=subscriber.email,
+            name=subscriber.name,
+            language=subscriber.language,
+            cadence=subscriber.cadence,
+            format=subscriber.format,
+            status=subscriber.status,
+            categories=subscriber.categories,
+            created_at=subscriber.created_at,
+            confirmed_at=subscriber.confirmed_at,
+            unsubscribed_at=subscriber.unsubscribed_at,
+        )
+
+
+class ConsentEvent(BaseModel):
+    kind: str
+    at: datetime
+    via: str
+    consent_version: str
+    ip: str
+    user_agent: str
+    detail: str
+
+
+class SubscriberRecord(SubscriberOut):
+    model_config = ConfigDict(title="SubscriberRecord")
+
+    consent_events: list[ConsentEvent]
+
+
+class NewSubscriber(BaseModel):
+    """One subscriber to add. Unknown fields are refused so a typo is not lost silently;
+    strict: "yes" is not a boolean, 1 is not a name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    email: Annotated[str, Field(max_length=MAX_EMAIL, json_schema_extra={"format": "email"})]
+    name: Annotated[str, Field(max_length=MAX_NAME)] = ""
+    language: str = one_of(LANGUAGES, "tr")
+    cadence: str = one_of(CADENCES, "daily")
+    format: str = one_of(FORMATS, "html")
+    categories: Annotated[
+        list[Annotated[str, Field(max_length=MAX_SLUG, pattern=SLUG_PATTERN)]],
+        Field(max_length=MAX_CATEGORIES),
+    ] = []
+    confirmed: bool = Field(
+        False,
+        description="true: consent was confirmed elsewhere; false (default): "
+        "a confirmation mail is sent",
+    )
+
+
+class Added(BaseModel):
+    id: int | None
+    outcome: str = one_of(OUTCOMES)
+
+
+class Removed(BaseModel):
+    id: int
+    removed: bool = Field(description="false when the subscriber was unsubscribed already")
+
+
+class Page(BaseModel):
+    items: list[SubscriberOut]
+    limit: int
+    offset: int
+
+
+class Stats(BaseModel):
+    """Subscribers by status (models.SUBSCRIBER_STATES), and suppressed addresses."""
+
+    # Extra keys fail loudly: a new state must be added here, not dropped silently.
+    model_config = ConfigDict(extra="forbid")
+
+    pending: int
+    confirmed: int
+    unsubscribed: int
+    suppressed: int
