@@ -20,11 +20,14 @@ def free_port() -> int:
 class UvicornThread:
     """`with UvicornThread(app) as server: httpx.get(server.url + "/x")`."""
 
-    def __init__(self, app: Any, port: int | None = None, log_level: str = "warning") -> None:
+    def __init__(
+        self, app: Any, port: int | None = None, log_level: str = "warning", **options: Any
+    ) -> None:
+        """`options`: more `uvicorn.Config` arguments (the service's own: `server_options`)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="auto"
+            app, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="auto", **options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -21,6 +21,7 @@ from m5syndicate.models import Category
 from m5syndicate.runtime import Runtime
 from m5syndicate.store.articles import category_id
 from m5syndicate.web.app import create_app
+from m5syndicate.web.serving import HEADER_TIMEOUT_SECONDS, server_options
 from tests.servers import UvicornThread, free_port
 
 SECRET = "test-secret-key-0123456789abcdef"
@@ -69,7 +70,10 @@ class Site:
 
 
 @contextmanager
-def running_site(engine: Engine, folder: Path, **env: str) -> Iterator[Site]:
+def running_site(
+    engine: Engine, folder: Path, header_timeout: float = HEADER_TIMEOUT_SECONDS, **env: str
+) -> Iterator[Site]:
+    """The app served as `serve` serves it (`server_options`), on a loopback port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = load_settings(
@@ -86,7 +90,8 @@ def running_site(engine: Engine, folder: Path, **env: str) -> Iterator[Site]:
     runtime = Runtime(settings)
     add_categories(runtime.engine)
     try:
-        with UvicornThread(create_app(runtime), port=port):
+        options = server_options(settings.web, header_timeout)
+        with UvicornThread(create_app(runtime), port=port, **options):
             yield Site(runtime, url, OutboxTransport(folder / "outbox"))
     finally:
         runtime.close()

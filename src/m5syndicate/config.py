@@ -12,6 +12,7 @@ its own section (``settings.delivery``...); nothing reads settings from a global
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -377,6 +378,11 @@ class WebSettings(Section):
     subscribe_limit: int = setting(
         10, "subscribe form posts accepted per IP per 10 minutes", ge=1, le=10000
     )
+    forwarded_allow_ips: list[str] = setting(
+        [],
+        "addresses or networks of your reverse proxies; only their X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (empty: none, the peer address is the client)",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -385,6 +391,19 @@ class WebSettings(Section):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def are_networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address or network; write e.g. 127.0.0.1, "
+                    "::1 or 10.0.0.0/8 (a trusted proxy may forge any client address)"
+                ) from None
+        return [value.strip() for value in values]
 
 
 class ScheduleSettings(Section):

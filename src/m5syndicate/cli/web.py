@@ -9,6 +9,7 @@ from m5syndicate.cli.base import Context, main, pass_context
 from m5syndicate.config import MAKE_SECRET_KEY
 from m5syndicate.errors import ConfigError
 from m5syndicate.web.app import create_app
+from m5syndicate.web.serving import server_options
 
 
 @main.command()
@@ -30,6 +31,6 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         create_app(runtime),
         host=host or settings.host,
         port=port or settings.port,
-        proxy_headers=True,
         log_level="info",
+        **server_options(settings),
     )

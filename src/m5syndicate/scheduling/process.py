@@ -24,6 +24,7 @@ from m5syndicate.scheduling.jobs import build_jobs
 from m5syndicate.scheduling.leader import FileLeadership, Leadership, leadership_for
 from m5syndicate.scheduling.service import Service
 from m5syndicate.web.app import create_app
+from m5syndicate.web.serving import server_options
 
 log = logging.getLogger("m5.run")
 SHUTDOWN_GRACE_SECONDS = 60.0  # for jobs to finish what is in flight
@@ -72,7 +73,11 @@ async def serve_and_schedule(
         clock=runtime.clock,
     )
     config = uvicorn.Config(
-        create_app(runtime, service), host=host, port=port, proxy_headers=True, log_config=None
+        create_app(runtime, service),
+        host=host,
+        port=port,
+        log_config=None,
+        **server_options(settings.web),
     )
     server = uvicorn.Server(config)
     on_signals(stopping, server)

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
@@ -16,6 +17,7 @@ from m5syndicate.errors import M5Error
 from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
 from m5syndicate.web import account, api, archive, bounces, feeds, health, ops, pages
+from m5syndicate.web.guards import BodyLimit, CleanTarget, PublicRedirects
 from m5syndicate.web.statuses import http_status
 
 
@@ -34,6 +36,11 @@ def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None)
             Mount(api.PREFIX, app=api.create_api(runtime)),
         ],
         exception_handlers={M5Error: handle_error},
+        middleware=[
+            Middleware(CleanTarget),
+            Middleware(BodyLimit),
+            Middleware(PublicRedirects, public_url=runtime.settings.site.public_url),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

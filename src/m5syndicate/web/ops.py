@@ -5,7 +5,10 @@ post reaches the feeds (and instant subscribers) in seconds instead of the poll
 interval. It has its own secret (``M5_WEBHOOK_SECRET``), given as the
 ``X-M5-Webhook-Secret`` header or, for plugins that cannot set headers, ``?secret=``;
 ``?source=NAME`` picks the source (default: every wordpress source). It answers 202 at
-once and collects in the background.
+once and collects in the background. Calls that come while a source is being collected
+coalesce: they ask for at most one more collection of it, run when the current one ends
+(a post published during a run may have been missed by it; thirty pings made thirty
+WordPress fetches before).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -45,7 +50,7 @@ async def wordpress_hook(request: Request) -> Response:
     names = hook_sources(runtime, request.query_params.get("source"))
     if not names:
         return JSONResponse({"error": "no such wordpress source"}, status_code=404)
-    task = BackgroundTask(collect_now, runtime, names)
+    task = BackgroundTask(collect_now, runtime, names, hook_collections(request))
     return JSONResponse({"collecting": names}, status_code=202, background=task)
 
 
@@ -54,10 +59,43 @@ def hook_sources(runtime: Runtime, wanted: str | None) -> list[str]:
     return [s.name for s in sources if wanted in (None, s.name)]
 
 
-async def collect_now(runtime: Runtime, names: list[str]) -> None:
-    """Collect the hooked sources now (then feeds, then the instant edition); failures
-    are on the source rows, as always."""
-    for name in names:
+@dataclass
+class Coalesced:
+    """Per source: whether a collection runs, and whether another was asked for meanwhile.
+    Only touched from the server's event loop, so it needs no lock."""
+
+    running: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
+
+    async def collect(self, name: str, run: Callable[[str], Awaitable[None]]) -> None:
+        """Run `run(name)` now, or, when one is running, make it run once more after."""
+        if name in self.running:
+            self.pending.add(name)
+            return
+        self.running.add(name)
+        try:
+            while True:
+                self.pending.discard(name)
+                await run(name)
+                if name not in self.pending:
+                    return
+        finally:
+            self.running.discard(name)
+
+
+def hook_collections(request: Request) -> Coalesced:
+    state = request.app.state
+    if getattr(state, "hook_collections", None) is None:
+        state.hook_collections = Coalesced()
+    found: Coalesced = state.hook_collections
+    return found
+
+
+async def collect_now(runtime: Runtime, names: list[str], coalesced: Coalesced) -> None:
+    """Collect the hooked sources (then feeds, then the instant edition), each at most
+    once at a time; failures are on the source rows, as always."""
+
+    async def collect(name: str) -> None:
         try:
             await collect_and_notify(
                 runtime.collect_parts(),
@@ -68,6 +106,9 @@ async def collect_now(runtime: Runtime, names: list[str]) -> None:
             )
         except M5Error as exc:
             log.warning("webhook collection of %s failed: %s", name, exc, extra={"source": name})
+
+    for name in names:
+        await coalesced.collect(name, collect)
 
 
 def routes() -> list[BaseRoute]:

@@ -33,7 +33,7 @@ from m5syndicate.subscribers.subscriptions import (
     subscribe,
 )
 from m5syndicate.web.i18n import choose_language
-from m5syndicate.web.ratelimit import RateLimiter
+from m5syndicate.web.ratelimit import RateLimiter, client_key
 from m5syndicate.web.render import (
     account_mail_later,
     checked_form,
@@ -113,7 +113,7 @@ def limiter(request: Request) -> RateLimiter:
 async def subscribe_post(request: Request) -> Response:
     runtime = runtime_of(request)
     lang = language_of(request)
-    if not limiter(request).allow(client_ip(request)):
+    if not limiter(request).allow(client_key(client_ip(request))):
         return render(request, "message.html", lang, 429, kind="too_many")
     form = await checked_form(request, lang)
     if not isinstance(form, FormData):

@@ -6,11 +6,28 @@ a flood. Memory is bounded: when too many keys are tracked, the idle ones are dr
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import deque
 from collections.abc import Callable
 
 MAX_KEYS = 100_000
+IPV6_PREFIX = 64  # one home or server gets a /64 at least: counting single addresses would let
+# one client take 2**64 fresh ones
+
+
+def client_key(address: str) -> str:
+    """The key a client is counted under: its IPv4 address, or its IPv6 /64 network. The
+    address is the peer's, or the one a trusted proxy forwarded ([web] forwarded_allow_ips)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+    return str(ip)
 
 
 class RateLimiter:

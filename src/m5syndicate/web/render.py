@@ -84,6 +84,7 @@ def render(
 ) -> HTMLResponse:
     """A page in `lang`; sets the CSRF cookie when the browser has none yet."""
     runtime = runtime_of(request)
+    key = secret_key(runtime)  # first: a clear ConfigError when it is not set
     cookie, fresh = csrf.cookie_value(request)
     base = {
         "lang": lang,
@@ -92,7 +93,7 @@ def render(
         "switch": [(code, f"{request.url.path}?lang={code}") for code in LANGUAGES],
         "feeds": feed_links(runtime),
         "csrf_field": csrf.FIELD,
-        "csrf_token": csrf.form_token(cookie, secret_key(runtime)),
+        "csrf_token": csrf.form_token(cookie, key),
         "lang_query": f"?lang={lang}",
         "request_path": request.url.path,
     }
