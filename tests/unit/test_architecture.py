@@ -60,7 +60,16 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("__main__", "cli", "web", "scheduling", "demo"),  # entry points
     ("runtime",),  # the composition root
     ("flows", "delivery"),  # use cases that chain the mechanisms
-    ("collect", "feeds", "digest", "mail", "subscribers", "metrics", "logs"),  # mechanisms
+    (
+        "collect",
+        "feeds",
+        "digest",
+        "mail",
+        "subscribers",
+        "admins",
+        "metrics",
+        "logs",
+    ),  # mechanisms
     ("store",),
     ("models", "errors", "config", "__init__"),
 )

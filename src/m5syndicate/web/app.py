@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from m5syndicate.errors import InputError, M5Error, NotFound
 from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
-from m5syndicate.web import account, api, archive, feeds, health, ops, pages
+from m5syndicate.web import account, api, archive, console, feeds, health, ops, pages
 
 # Our errors -> HTTP statuses; anything else is a 500 logged by the server.
 STATUS_BY_ERROR: tuple[tuple[type[M5Error], int], ...] = (
@@ -35,6 +35,7 @@ def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None)
             *api.routes(),
             *ops.routes(),
             *archive.routes(),
+            *console.routes(),
         ],
         exception_handlers={M5Error: handle_error},
         lifespan=lifespan,
