@@ -103,7 +103,8 @@ def console_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         user = await logged_in(request)
         if user is None:
             target = quote(request.url.path, safe="/")
-            return RedirectResponse(f"/admin/login?next={target}", status_code=303)
+            away = RedirectResponse(f"/admin/login?next={target}", status_code=303)
+            return keep_lang(request, away)
         return keep_lang(request, await handler(request, Admin(user, console_lang(request))))
 
     return guarded

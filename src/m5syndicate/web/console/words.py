@@ -74,6 +74,7 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_forget": "Bu adresi ve tüm verilerini kalıcı olarak sil",
         "file": "CSV dosyası",
         "next_run": "sonraki",
+        "refresh": "Yenile",
     },
     "en": {
         "console": "Admin",
@@ -146,5 +147,6 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_forget": "Erase this address and all its data for good",
         "file": "CSV file",
         "next_run": "next",
+        "refresh": "Refresh",
     },
 }
