@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,21 @@ from m5syndicate.web.render import checked_form, runtime_of, text_field
 log = logging.getLogger(__name__)
 IN_PROGRESS = ("sending", "paused", "held")
 MEASURE = timedelta(minutes=10)  # the window of the measured rate
+
+
+@runtime_checkable
+class JobTimes(Protocol):
+    """What the dashboard reads of the scheduler `run` hands to the app (web may not
+    import scheduling, which imports web: the scheduler brings its own answer)."""
+
+    def next_runs(self) -> dict[str, datetime | None]: ...
+
+
+def next_runs_of(request: Request) -> dict[str, datetime | None]:
+    """Each job's next fire time, from this process's scheduler; empty under `serve`
+    (no scheduler) or on a standby instance (the leader fires the jobs)."""
+    scheduler = request.app.state.scheduler
+    return scheduler.next_runs() if isinstance(scheduler, JobTimes) else {}
 
 
 @dataclass
@@ -82,7 +97,32 @@ def dashboard_data(runtime: Runtime) -> dict[str, Any]:
 async def dashboard(request: Request, admin: Admin) -> Response:
     runtime = runtime_of(request)
     data = await run_in_threadpool(dashboard_data, runtime)
-    return page(request, "console/dashboard.html", admin, admin.lang, **data)
+    upcoming = next_runs_of(request)
+    rows = job_rows(data.pop("runs"), upcoming)
+    return page(
+        request, "console/dashboard.html", admin, admin.lang, jobs=rows, upcoming=upcoming, **data
+    )
+
+
+@dataclass(frozen=True)
+class JobRow:
+    name: str
+    last: datetime | None
+    outcome: str
+    next: datetime | None
+
+
+def job_rows(runs: list[jobs.JobRun], upcoming: dict[str, datetime | None]) -> list[JobRow]:
+    """Every job that ran or is scheduled: its last run and outcome, and its next run."""
+    by_name = {run.name: run for run in runs}
+    rows = []
+    for name in sorted(set(by_name) | set(upcoming)):
+        run = by_name.get(name)
+        outcome = ""
+        if run is not None:
+            outcome = run.last_status + (f": {run.last_error}" if run.last_error else "")
+        rows.append(JobRow(name, run.last_started_at if run else None, outcome, upcoming.get(name)))
+    return rows
 
 
 @console_page

@@ -75,6 +75,8 @@ WORDS: dict[str, dict[str, str]] = {
         "file": "CSV dosyası",
         "next_run": "sonraki",
         "refresh": "Yenile",
+        "jobs_elsewhere": "Sonraki çalışma zamanlarını zamanlayıcıyı çalıştıran "
+        "(`m5syndicate run`, lider) süreç gösterir.",
     },
     "en": {
         "console": "Admin",
@@ -148,5 +150,7 @@ WORDS: dict[str, dict[str, str]] = {
         "file": "CSV file",
         "next_run": "next",
         "refresh": "Refresh",
+        "jobs_elsewhere": "The next run times are shown by the process running the "
+        "scheduler (`m5syndicate run`, the leader).",
     },
 }
