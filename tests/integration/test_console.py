@@ -187,3 +187,22 @@ def test_add_user_refuses_a_weak_password(engine: Engine, password: str) -> None
     migrate.upgrade(engine)
     output = add_admin_by_cli(engine, password)
     assert "at least 12 characters" in output
+
+
+def test_session_cookie_is_secure_when_the_site_is_https(engine: Engine, tmp_path: Path) -> None:
+    migrate.upgrade(engine)
+    add_admin_by_cli(engine)
+    https = {"M5_SITE__PUBLIC_URL": "https://news.example.org"}
+    with running_site(engine, tmp_path, **https) as site, httpx.Client(base_url=site.url) as client:
+        login = client.get("/admin/login")
+        token = csrf_of(login)
+        # The CSRF cookie is Secure too: httpx keeps it off plain http, so it is sent by hand.
+        value = login.headers["set-cookie"].split(";")[0]
+        answer = client.post(
+            "/admin/login",
+            data={"email": ADMIN, "password": PASSWORD, "csrf_token": token},
+            headers={"cookie": value},
+        )
+    session = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("m5_admin="))
+    assert answer.status_code == 303
+    assert "Secure" in session and "HttpOnly" in session and "Path=/admin" in session

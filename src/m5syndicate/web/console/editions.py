@@ -24,6 +24,7 @@ from m5syndicate.models import Edition
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.web.archive import edition_name
 from m5syndicate.web.console.auth import Admin, audited, console_page, page
 from m5syndicate.web.console.overview import progress_of
 from m5syndicate.web.render import checked_form, runtime_of
@@ -102,7 +103,9 @@ async def edition_list(request: Request, admin: Admin) -> Response:
             return edition_store.list_recent_editions(conn, 100)
 
     found = await run_in_threadpool(listed)
-    return page(request, "console/editions.html", admin, admin.lang, editions=found)
+    zone = runtime.settings.site.timezone
+    names = {e.id: edition_name(e, admin.lang, zone) for e in found}
+    return page(request, "console/editions.html", admin, admin.lang, editions=found, names=names)
 
 
 @console_page
