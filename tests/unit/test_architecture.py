@@ -66,6 +66,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "digest",
         "mail",
         "subscribers",
+        "admins",
         "metrics",
         "logs",
         "bounces",

@@ -1,12 +1,14 @@
-"""Admin commands: `db upgrade`, `config show`, `status`."""
+"""Admin commands: `db upgrade`, `config show`, `status`, `admin add-user`."""
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 import click
 
+from m5syndicate.admins.accounts import add_admin
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.cli.bounces import show_bounce_rates
 from m5syndicate.config import as_redacted_dict
@@ -103,3 +105,29 @@ def show_jobs(runtime: Runtime, runs: list[JobRun]) -> None:
 
 def moment(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"
+
+
+@main.group("admin")
+def admin_group() -> None:
+    """The people who may log in to the web console (/admin)."""
+
+
+@admin_group.command("add-user")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin instead of prompting twice.",
+)
+@pass_context
+def admin_add_user(obj: Context, email: str, password_stdin: bool) -> None:
+    """Add a console admin EMAIL, or set a new password for an existing one (Argon2id;
+    at least 12 characters)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    runtime = obj.runtime()
+    migrate.require_current(runtime.engine)
+    outcome = add_admin(runtime.engine, email, password, runtime.clock())
+    click.echo(f"admin {email}: {'added' if outcome == 'added' else 'password changed'}")

@@ -33,7 +33,7 @@ from m5syndicate.models import Subscriber
 from m5syndicate.subscribers.links import subscriber_links
 from m5syndicate.subscribers.subscriptions import Confirmation
 
-KINDS = ("confirm", "welcome", "goodbye")
+KINDS = ("confirm", "welcome", "goodbye", "preferences")
 # RFC 3834: an automatic reply to a person's action; auto-responders must not answer it.
 AUTO_SUBMITTED = ("Auto-Submitted", "auto-generated")
 
@@ -52,7 +52,8 @@ class Notices:
         return self.envelope(confirmation.email, mail, now, [AUTO_SUBMITTED])
 
     def account(self, kind: str, subscriber: Subscriber, now: datetime) -> Envelope:
-        """`welcome` or `goodbye`: both carry the subscriber's own links."""
+        """`welcome`, `goodbye` or `preferences` (a confirmed subscriber subscribed again):
+        each carries the subscriber's own links."""
         assert subscriber.id is not None
         links = subscriber_links(
             subscriber.id,

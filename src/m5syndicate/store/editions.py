@@ -21,7 +21,7 @@ from m5syndicate.store.schema import (
     sources,
 )
 
-SENT_STATES = ("sending", "paused", "done")  # editions whose mail has (started to) leave
+SENT_STATES = ("sending", "paused", "held", "done")  # editions whose mail has (started to) leave
 
 
 def to_edition(row: RowMapping, article_list: list[Article] | None = None) -> Edition:
@@ -188,3 +188,11 @@ def unfinished_editions(conn: Connection, cadence: str) -> list[Edition]:
         .order_by(editions.c.until, editions.c.id)
     ).mappings()
     return [with_articles(conn, row) for row in list(rows)]
+
+
+def list_recent_editions(conn: Connection, limit: int = 100) -> list[Edition]:
+    """Every edition, newest first (the console's list); articles not loaded."""
+    rows = conn.execute(
+        select(editions).order_by(editions.c.until.desc(), editions.c.id.desc()).limit(limit)
+    ).mappings()
+    return [to_edition(row) for row in rows]

@@ -315,3 +315,27 @@ bounces = Table(
     Index(None, "edition_id", "kind"),
     Index(None, "subscriber_id", "kind", "received_at"),
 )
+
+# People who may use the web console; only an Argon2id hash of the password is kept.
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    when("created_at", nullable=False),
+    when("last_login_at"),
+)
+
+# Every admin action in the console: who, what, on what, when.
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    when("at", nullable=False),
+    Column("admin_email", String(254), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "at"),
+)

@@ -360,10 +360,12 @@ def set_confirm_token(
 
 
 def set_status(conn: Connection, subscriber_id: int, status: str, now: datetime) -> None:
-    """Move to pending, confirmed or unsubscribed; a used confirmation token is cleared."""
+    """Move to pending, confirmed or unsubscribed. A used confirmation token's hash stays
+    while the subscriber is confirmed (a second click on the link says so, and links the
+    preferences); unsubscribing clears it."""
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status == "confirmed":
-        values |= {"confirmed_at": now, "confirm_token_hash": None, "unsubscribed_at": None}
+        values |= {"confirmed_at": now, "unsubscribed_at": None}
     elif status == "unsubscribed":
         values |= {"unsubscribed_at": now, "confirm_token_hash": None}
     conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))

@@ -78,6 +78,8 @@ class SubscribeOutcome:
     status: str  # added, pending (again), exists (confirmed), suppressed
     subscriber_id: int | None = None
     confirmation: Confirmation | None = field(default=None, repr=False)
+    # exists: the confirmed subscriber, to mail their own preferences link (never shown)
+    returning: Subscriber | None = field(default=None, repr=False)
 
 
 # -- input checks -------------------------------------------------------------------------
@@ -252,7 +254,7 @@ def subscribe(
             return SubscribeOutcome("added", subscriber_id, issue(conn, subscriber_id, new, now))
         assert existing.id is not None
         if existing.status == "confirmed":
-            return SubscribeOutcome("exists", existing.id)
+            return SubscribeOutcome("exists", existing.id, returning=existing)
         return restart(conn, existing, prefs, now, consent)
 
 
@@ -333,6 +335,19 @@ def check_confirm_token(engine: Engine, token: str, now: datetime) -> Subscriber
     """Who a still-good confirm link is for (the page with the button; changes nothing)."""
     with engine.connect() as conn:
         return pending_by_confirm_token(conn, token, now)
+
+
+def confirmed_by_used_token(engine: Engine, token: str) -> Subscriber | None:
+    """The confirmed subscriber whose (spent) confirmation link this is; else None."""
+    subscriber_id = tokens.parse_confirm_token(token)
+    if subscriber_id is None:
+        return None
+    with engine.connect() as conn:
+        subscriber = subscriber_store.get_subscriber(conn, subscriber_id)
+        stored = subscriber_store.confirm_token_of(conn, subscriber_id)
+    if subscriber is None or subscriber.status != "confirmed":
+        return None
+    return subscriber if tokens.token_matches(token, stored) else None
 
 
 def confirm(engine: Engine, token: str, now: datetime, consent: Consent) -> Subscriber | None:

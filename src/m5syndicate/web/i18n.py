@@ -78,6 +78,13 @@ TEXT: dict[str, dict[str, str]] = {
         "home_archive": "Gönderilmiş bültenlerin arşivi",
         "home_feeds": "RSS, Atom ve JSON beslemeleri",
         "home_opml": "Tüm beslemeler tek dosyada (OPML)",
+        "archive_title": "Bülten arşivi",
+        "archive_intro": "Gönderilmiş bültenler, en yenisi başta.",
+        "archive_empty": "Henüz gönderilmiş bülten yok.",
+        "archive_back": "← Bülten arşivi",
+        "archive_feeds": "Arşivi beslemeden izleyin",
+        "already_confirmed_title": "Aboneliğiniz zaten onaylı",
+        "already_confirmed_body": "Bu bağlantı daha önce kullanıldı; aboneliğiniz onaylı.",
     },
     "en": {
         "switch_label": "Language",
@@ -146,6 +153,13 @@ TEXT: dict[str, dict[str, str]] = {
         "home_archive": "Archive of the newsletters sent",
         "home_feeds": "RSS, Atom and JSON feeds",
         "home_opml": "Every feed in one file (OPML)",
+        "archive_title": "Newsletter archive",
+        "archive_intro": "The newsletters sent, newest first.",
+        "archive_empty": "No newsletter has been sent yet.",
+        "archive_back": "← Newsletter archive",
+        "archive_feeds": "Follow the archive in a feed reader",
+        "already_confirmed_title": "Your subscription is already confirmed",
+        "already_confirmed_body": "This link was used already; your subscription is confirmed.",
     },
 }
 

@@ -30,6 +30,7 @@ from m5syndicate.subscribers.subscriptions import (
     available_categories,
     check_confirm_token,
     confirm,
+    confirmed_by_used_token,
     subscribe,
 )
 from m5syndicate.web.i18n import choose_language
@@ -143,7 +144,23 @@ async def subscribe_post(request: Request) -> Response:
     if outcome.confirmation is not None:
         confirmation, now = outcome.confirmation, runtime.clock()
         response.background = confirmation_later(runtime, confirmation, now)
+    elif outcome.returning is not None and returning_limiter(request).allow(
+        str(outcome.returning.id)
+    ):
+        # Subscribed already: their own links by mail; the page says the same as ever.
+        now = runtime.clock()
+        response.background = account_mail_later(runtime, "preferences", outcome.returning, now)
     return response
+
+
+def returning_limiter(request: Request) -> RateLimiter:
+    """One "you are subscribed" mail per subscriber per window: the form must not become
+    a way to flood someone's inbox."""
+    state = request.app.state
+    if getattr(state, "returning_limiter", None) is None:
+        state.returning_limiter = RateLimiter(1, RATE_WINDOW_SECONDS)
+    found: RateLimiter = state.returning_limiter
+    return found
 
 
 async def confirm_page(request: Request) -> Response:
@@ -151,8 +168,26 @@ async def confirm_page(request: Request) -> Response:
     token = request.path_params["token"]
     pending = await run_in_threadpool(check_confirm_token, runtime.engine, token, runtime.clock())
     if pending is None:
-        return render(request, "message.html", language_of(request), 404, kind="invalid")
+        return await used_link_page(request, token)
     return render(request, "confirm.html", language_of(request, pending.language))
+
+
+async def used_link_page(request: Request, token: str) -> Response:
+    """A spent link of a confirmed subscriber says so and links their preferences; any
+    other link that is not good is invalid."""
+    runtime = runtime_of(request)
+    confirmed = await run_in_threadpool(confirmed_by_used_token, runtime.engine, token)
+    if confirmed is None:
+        return render(request, "message.html", language_of(request), 404, kind="invalid")
+    lang = language_of(request, confirmed.language)
+    links = subscriber_links(confirmed.id or 0, confirmed.token_version, "", secret_key(runtime))
+    return render(
+        request,
+        "message.html",
+        lang,
+        kind="already_confirmed",
+        preferences_url=links.preferences_url,
+    )
 
 
 async def confirm_post(request: Request) -> Response:
@@ -166,7 +201,7 @@ async def confirm_post(request: Request) -> Response:
     now = runtime.clock()
     subscriber = await run_in_threadpool(confirm, runtime.engine, token, now, consent)
     if subscriber is None:
-        return render(request, "message.html", lang, 404, kind="invalid")
+        return await used_link_page(request, token)
     lang = language_of(request, subscriber.language)
     links = subscriber_links(subscriber.id or 0, subscriber.token_version, "", secret_key(runtime))
     response = render(

@@ -1,0 +1,1 @@
+"""The console's admin users: accounts with Argon2id passwords, and the audit log."""
