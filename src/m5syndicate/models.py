@@ -85,7 +85,7 @@ class Subscriber:
 
 
 SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
 EDITION_STATES = ("open", "sending", "paused", "done")
 
 
