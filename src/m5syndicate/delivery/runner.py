@@ -174,7 +174,9 @@ class EditionRun:
                 failing_since = failing_since or time.monotonic()
                 log.warning("could not renew the delivery leases (%s); retrying", first_line(exc))
                 if not self.lease_holds():
-                    self.error = self.error or leases_lost(exc, failing_since, is_outage(exc))
+                    lost = leases_lost(exc, failing_since, is_outage(exc))
+                    lost.__cause__ = exc
+                    self.error = self.error or lost
                     self.changed.set()
                     return
                 wait = min(1.0, self.renew_interval)

@@ -120,13 +120,19 @@ async def deliver_again(
     """deliver_edition, started again when its leases were lost to a database outage,
     until the outage has lasted `outage_grace_seconds`."""
     grace = parts.settings.database.outage_grace_seconds
+    first_lost: float | None = None  # a renewer that keeps failing run after run gives up
     while True:
         try:
             return await deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
         except LeasesLost as exc:
-            if time.monotonic() - exc.since >= grace or stop.is_set():
+            first_lost = first_lost or exc.since
+            if time.monotonic() - first_lost >= grace or stop.is_set():
                 raise gave_up(f"delivering {edition.slug}", grace, exc) from exc
-            log.warning("%s; starting %s again with fresh claims", exc, edition.slug)
+            log.warning(
+                "%s: the leases were lost (%s); starting again with fresh claims",
+                edition.slug,
+                exc.__cause__ or exc,
+            )
             await asyncio.sleep(1.0)
 
 
