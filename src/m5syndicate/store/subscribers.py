@@ -297,6 +297,19 @@ def add_suppression(conn: Connection, email: str, reason: str, via: str, now: da
     return True
 
 
+def remove_suppression(conn: Connection, email: str) -> str | None:
+    """Mail this address again; returns the suppression's reason, None if there was none."""
+    found = conn.execute(
+        select(suppressions.c.id, suppressions.c.reason).where(
+            suppressions.c.email_hash == email_hash(email)
+        )
+    ).first()
+    if found is None:
+        return None
+    conn.execute(delete(suppressions).where(suppressions.c.id == found.id))
+    return str(found.reason)
+
+
 # -- bulk import --------------------------------------------------------------------------
 
 

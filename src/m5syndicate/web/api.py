@@ -146,6 +146,19 @@ async def remove_subscriber(request: Request) -> Response:
 
 
 @admin
+async def unsuppress(request: Request) -> Response:
+    runtime = runtime_of(request)
+    email = request.path_params["email"]
+    consent = Consent("api", "", client_ip(request), user_agent(request))
+    reason = await run_in_threadpool(
+        roster.unsuppress, runtime.engine, email, runtime.clock(), consent
+    )
+    if reason is None:
+        raise NotFound(f"suppressions: {email[:80]!r} is not suppressed")
+    return JSONResponse({"email": email, "unsuppressed": True, "was": reason})
+
+
+@admin
 async def add(request: Request) -> Response:
     runtime = runtime_of(request)
     body = await json_body(request)
@@ -216,4 +229,5 @@ def routes() -> list[BaseRoute]:
         Route("/api/subscribers", add, methods=["POST"]),
         Route("/api/subscribers/{subscriber_id:int}", show_subscriber, methods=["GET"]),
         Route("/api/subscribers/{subscriber_id:int}", remove_subscriber, methods=["DELETE"]),
+        Route("/api/suppressions/{email}", unsuppress, methods=["DELETE"]),
     ]

@@ -172,6 +172,19 @@ def paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/suppressions/{email}": {
+            "delete": {
+                "summary": "Mail an address again (undo a suppression); a consent event",
+                "parameters": [
+                    {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "no longer suppressed; `was`: the reason it was"},
+                    "401": UNAUTHORIZED,
+                    "404": NOT_FOUND,
+                },
+            },
+        },
     }
 
 
