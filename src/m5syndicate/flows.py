@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from m5syndicate.collect.fetcher import Fetcher
 from m5syndicate.collect.refresh import SourceReport, refresh_due
 from m5syndicate.config import Settings
+from m5syndicate.delivery.reports import ProgressCallback
 from m5syndicate.delivery.send import SendOptions, SendParts, SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.metrics import Metrics
@@ -88,10 +89,14 @@ async def collect_and_notify(
 
 
 async def send_now(
-    sending: OpenSending, now: datetime, options: SendOptions, stopping: asyncio.Event
+    sending: OpenSending,
+    now: datetime,
+    options: SendOptions,
+    stopping: asyncio.Event,
+    on_progress: ProgressCallback | None = None,
 ) -> SendReport:
     async with sending() as parts:
-        return await send_due(parts, now, options, stopping)
+        return await send_due(parts, now, options, stopping, on_progress)
 
 
 def count_collection(metrics: Metrics, sources: list[SourceReport]) -> None:
