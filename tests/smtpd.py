@@ -29,7 +29,8 @@ class Faults:
     drop: dict[str, int] = field(default_factory=dict)  # connection cut at DATA, n times
     hard_bounce: set[str] = field(default_factory=set)  # 550 5.1.1 at RCPT, always
     policy: set[str] = field(default_factory=set)  # 550 5.7.1 after DATA, always
-    delay: float = 0.0  # seconds before answering DATA
+    delay: float = 0.0  # seconds before answering the end of the message (the final dot)
+    sender_refused: str = ""  # the reply to every MAIL FROM, e.g. "553 5.1.8 ..."
 
 
 class FaultyHandler:
@@ -46,6 +47,15 @@ class FaultyHandler:
                 self.refusals[address] += 1
                 return True
         return False
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if self.faults.sender_refused:
+            return self.faults.sender_refused
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any

@@ -154,6 +154,12 @@ class DatabaseSettings(Section):
         "SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://user@host/db",
         secret="password",
     )
+    outage_grace_seconds: float = setting(
+        60.0,
+        "send and worker wait this long for a database that went away before they stop",
+        ge=0,
+        le=86400,
+    )
 
     @field_validator("url")
     @classmethod
@@ -343,6 +349,17 @@ class DeliverySettings(Section):
         20, "failures in a row that pause the edition (the relay is down)", ge=1, le=10000
     )
     timeout_seconds: float = setting(30.0, "SMTP connect and reply timeout", ge=0.1, le=600)
+    data_timeout_seconds: float = setting(
+        600.0,
+        "wait for the reply to the end of a message (RFC 5321: 10 min); shorter ones cause "
+        "duplicates",
+        ge=1,
+        le=3600,
+    )
+    unknown_outcome: Literal["sent", "retry"] = setting(
+        "sent",
+        "a message sent whose reply never came: count it as sent (no duplicate) or retry it",
+    )
 
     @model_validator(mode="after")
     def smtp_has_a_url(self) -> Self:

@@ -18,9 +18,10 @@ statuses in one place.
     ├── InputError               a person's input (CSV row, form field, address) is invalid
     ├── RenderError              a template is missing or failed to render
     ├── PublishError             feed files could not be written
-    └── DeliveryError            mail could not be handed over
+    └── DeliveryError            mail could not be handed over (``step``: where, in SMTP)
         ├── TemporaryFailure     retry later on a fresh connection (4xx, 421, timeouts)
-        └── PermanentFailure     never retry this message (5xx)
+        ├── PermanentFailure     never retry this message (5xx)
+        └── UnknownOutcome       the message was sent but its reply never came
 
 Messages read "<what>: <why>; <what to do>" so a person can act on them.
 """
@@ -90,12 +91,17 @@ class PublishError(M5Error):
     """Feed files could not be written."""
 
 
-class DeliveryError(M5Error):
-    """Mail could not be handed over."""
+# The SMTP steps a failure can happen at, in order; the failure policy reads them.
+SMTP_STEPS = ("connect", "EHLO", "STARTTLS", "AUTH", "MAIL FROM", "RCPT", "DATA", "final dot")
 
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+
+class DeliveryError(M5Error):
+    """Mail could not be handed over. ``step`` is the SMTP step that failed (one of
+    SMTP_STEPS), or None when the transport does not know (the outbox, a bug)."""
+
+    def __init__(self, message: str, *, code: int | None = None, step: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
+        self.code, self.step = code, step
 
 
 class TemporaryFailure(DeliveryError):
@@ -104,3 +110,8 @@ class TemporaryFailure(DeliveryError):
 
 class PermanentFailure(DeliveryError):
     """Never retry this message."""
+
+
+class UnknownOutcome(DeliveryError):
+    """The whole message was sent, then the final reply timed out or the connection
+    dropped: the relay may have queued it. ``[delivery] unknown_outcome`` decides."""

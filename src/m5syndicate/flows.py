@@ -20,6 +20,7 @@ from datetime import datetime
 
 from m5syndicate.collect.parts import CollectParts
 from m5syndicate.collect.refresh import SourceReport, refresh_due
+from m5syndicate.delivery.reports import ProgressCallback
 from m5syndicate.delivery.send import SendOptions, SendParts, SendReport, send_due
 from m5syndicate.feeds.publish import PublishReport, publish_feeds
 from m5syndicate.metrics import Metrics
@@ -74,10 +75,14 @@ async def collect_and_notify(
 
 
 async def send_now(
-    sending: OpenSending, now: datetime, options: SendOptions, stopping: asyncio.Event
+    sending: OpenSending,
+    now: datetime,
+    options: SendOptions,
+    stopping: asyncio.Event,
+    on_progress: ProgressCallback | None = None,
 ) -> SendReport:
     async with sending() as parts:
-        return await send_due(parts, now, options, stopping)
+        return await send_due(parts, now, options, stopping, on_progress)
 
 
 def count_collection(metrics: Metrics, sources: list[SourceReport]) -> None:

@@ -85,7 +85,7 @@ class Subscriber:
 
 
 SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
 # held: paused by an admin in the console; no sender picks it up until it is resumed.
 EDITION_STATES = ("open", "sending", "paused", "held", "done")
 

@@ -84,7 +84,12 @@ class Runtime:
         delivery = self.settings.delivery
         if delivery.transport == "smtp":
             target = parse_smtp_url(delivery.smtp_url)
-            return SmtpTransport(target, delivery.concurrency, delivery.timeout_seconds)
+            return SmtpTransport(
+                target,
+                delivery.concurrency,
+                delivery.timeout_seconds,
+                data_timeout=delivery.data_timeout_seconds,
+            )
         return OutboxTransport(delivery.outbox_dir)
 
     @cached_property

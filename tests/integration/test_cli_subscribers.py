@@ -8,8 +8,17 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.subscribers import roster
-from tests.digests import BREAKING, DEFENCE_NEWS, make_article, store_articles
+from tests.digests import (
+    BREAKING,
+    DEFENCE_NEWS,
+    NOW,
+    add_subscribers,
+    make_article,
+    store_articles,
+)
 from tests.integration.test_cli import m5
 
 HEADER = "email,language,cadence,categories,name,confirmed"
@@ -188,3 +197,23 @@ def test_export_neutralises_formulas_and_imports_back_unchanged(
     assert "stored 0 new subscribers; 4 already there" in back.stdout, back.stderr
     assert names(engine) == stored
     assert stored["=1+1@example.org"] == '=HYPERLINK("http://evil.test","click")'
+
+
+def test_unsuppress_undoes_a_bounce_as_a_consent_event(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    env = env_for(database_url, tmp_path)
+    (email,) = add_subscribers(engine, 1)
+    with engine.begin() as conn:  # what a 5.1.1 read wrongly leaves behind
+        ledger.suppress_addresses(conn, [email], "550 5.1.1 user unknown", "bounce", NOW)
+    done = m5("subscribers", "unsuppress", email, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{email}: no longer suppressed (it was: 550 5.1.1 user unknown)" in done.stdout
+    with engine.connect() as conn:
+        assert not subscriber_store.is_suppressed(conn, email)
+    (subscriber,) = roster.list_subscribers(engine)
+    events = roster.show(engine, subscriber.id or 0).events
+    assert [e["kind"] for e in events][-1] == "unsuppress" and events[-1]["via"] == "cli"
+    assert subscriber.status == "confirmed"  # a bounce never ended the subscription
+    again = m5("subscribers", "unsuppress", email, env=env)
+    assert again.returncode == 0 and "was not suppressed" in again.stdout

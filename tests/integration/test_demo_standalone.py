@@ -70,7 +70,14 @@ def test_the_leader_is_judged_by_its_collections(tmp_path: Path) -> None:
     assert report.config_path and report.secret_path
     settings = load_settings(report.config_path, env={})
     runtime = Runtime(settings)
-    leader = SimpleNamespace(leading=True, alive_at=runtime.clock(), check_seconds=15)
+    progress = {"daily-2026-12-01": {"finished": 10, "total": 40, "sent": 10, "rate_per_second": 5}}
+    leader = SimpleNamespace(
+        leading=True,
+        alive_at=runtime.clock(),
+        check_seconds=15,
+        active={"daily": runtime.clock()},
+        sending=progress,
+    )
     try:
         with UvicornThread(create_app(runtime, leader)) as server:
             health = httpx.get(f"{server.url}/healthz")
@@ -78,3 +85,6 @@ def test_the_leader_is_judged_by_its_collections(tmp_path: Path) -> None:
         runtime.close()
     assert health.status_code == 503
     assert "no successful collection for" in health.json()["problems"][0]
+    # A send in progress is shown, and is not among the problems.
+    assert health.json()["sending"] == progress and list(health.json()["jobs_running"]) == ["daily"]
+    assert len(health.json()["problems"]) == 1

@@ -140,7 +140,7 @@ def test_permanent_failures_exit_3_and_are_listed(engine: Engine) -> None:
         out, err = result.communicate(timeout=60)
     assert result.returncode == 3, err
     assert "1 delivery failed permanently:" in out
-    assert f"{emails[1]}: 550 smtp: recipient refused: 550 5.1.1" in out
+    assert f"{emails[1]}: 550 smtp: " in out and "refused the recipient (RCPT): 550 5.1.1" in out
     assert "--retry-failed" in out
 
 

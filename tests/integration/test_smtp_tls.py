@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from m5syndicate.errors import TemporaryFailure
+from m5syndicate.errors import DeliveryError, PermanentFailure
 from m5syndicate.mail.message import Envelope
 from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from tests.smtpd import FaultySMTPServer
@@ -38,11 +38,15 @@ def send_one(url: str) -> tuple[str, bool]:
 
 
 def failure_of(url: str) -> str:
-    with pytest.raises(TemporaryFailure) as caught:
+    return str(refusal_of(url))
+
+
+def refusal_of(url: str) -> DeliveryError:
+    with pytest.raises(DeliveryError) as caught:
         send_one(url)
     message = str(caught.value)
     assert "is the relay up" not in message
-    return message
+    return caught.value
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,10 @@ def test_certificate_for_another_name_is_not_trusted(tmp_path: Path) -> None:
 
 def test_wrong_password_is_a_login_message(starttls_server: FaultySMTPServer, cert: Path) -> None:
     url = f"smtp://mailer:wrong@127.0.0.1:{starttls_server.port}?ca_file={cert}"
-    message = failure_of(url)
+    refused = refusal_of(url)
+    # Permanent and at AUTH: the policy pauses the edition at once, touching nobody.
+    assert isinstance(refused, PermanentFailure) and refused.step == "AUTH"
+    message = str(refused)
     assert "refused the login of 'mailer': 535" in message
     assert "check the user and password" in message and "wrong" not in message
 

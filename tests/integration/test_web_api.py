@@ -14,7 +14,10 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.store.engine import make_engine
 from m5syndicate.store.migrate import upgrade
+from m5syndicate.subscribers import roster
+from m5syndicate.subscribers.subscriptions import Consent
 from m5syndicate.web.api import MAX_JSON_BYTES, PREFIX, openapi_document
+from tests.digests import NOW
 from tests.web_support import ADMIN_TOKEN, Site, running_site
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -106,6 +109,21 @@ def test_api_docs_page_needs_nothing_from_outside(api_site: Site) -> None:
     for asset in assets:
         answer = httpx.get(f"{api_site.url}/api/{asset}")
         assert answer.status_code == 200 and asset in page.text and len(answer.content) > 100
+
+
+def test_api_unsuppress(engine: Engine, tmp_path: Path) -> None:
+    consent = Consent("cli", "")
+    roster.suppress(engine, "gone@example.org", NOW, consent, "550 5.1.1 read wrongly")
+    with running_site(engine, tmp_path) as site, httpx.Client(headers=AUTH) as api:
+        undone = api.delete(f"{site.url}/api/suppressions/gone@example.org")
+        assert undone.status_code == 200
+        assert undone.json() == {
+            "email": "gone@example.org",
+            "unsuppressed": True,
+            "was": "550 5.1.1 read wrongly",
+        }
+        assert api.delete(f"{site.url}/api/suppressions/gone@example.org").status_code == 404
+        assert api.get(f"{site.url}/api/stats").json()["suppressed"] == 0
 
 
 schema = schemathesis.openapi.from_dict(openapi_document())

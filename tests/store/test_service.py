@@ -34,6 +34,12 @@ def service(engine: Engine, jobs: list[JobSpec], now: datetime, check: float = 0
     )
 
 
+async def catch_up_and_finish(svc: Service) -> None:
+    """Catch-up runs beside the leader loop; wait for them here."""
+    await svc.catch_up()
+    await svc.finish_running(30)
+
+
 def recording_job(calls: list[datetime], name: str = "daily") -> JobSpec:
     async def send(scheduled_for: datetime) -> None:
         calls.append(scheduled_for)
@@ -44,8 +50,8 @@ def recording_job(calls: list[datetime], name: str = "daily") -> JobSpec:
 def test_down_at_seven_up_at_nine_sends_once(engine: Engine) -> None:
     calls: list[datetime] = []
     now = datetime(2026, 11, 28, 9, 0, tzinfo=IST)
-    asyncio.run(service(engine, [recording_job(calls)], now).catch_up())
-    asyncio.run(service(engine, [recording_job(calls)], now).catch_up())  # a restart
+    asyncio.run(catch_up_and_finish(service(engine, [recording_job(calls)], now)))
+    asyncio.run(catch_up_and_finish(service(engine, [recording_job(calls)], now)))  # a restart
     assert calls == [datetime(2026, 11, 28, 7, 0, tzinfo=IST)]
     with engine.connect() as conn:
         run = job_store.get_job(conn, "daily")
@@ -55,7 +61,7 @@ def test_down_at_seven_up_at_nine_sends_once(engine: Engine) -> None:
 def test_up_past_the_grace_records_a_miss_and_sends_nothing(engine: Engine) -> None:
     calls: list[datetime] = []
     now = datetime(2026, 11, 28, 14, 0, tzinfo=IST)
-    asyncio.run(service(engine, [recording_job(calls)], now).catch_up())
+    asyncio.run(catch_up_and_finish(service(engine, [recording_job(calls)], now)))
     assert calls == []
     with engine.connect() as conn:
         run = job_store.get_job(conn, "daily")
@@ -68,7 +74,7 @@ def test_a_failing_job_is_recorded_and_the_next_runs(engine: Engine) -> None:
 
     now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
     svc = service(engine, [JobSpec("daily", DAILY, broken, catch_up=True)], now)
-    asyncio.run(svc.catch_up())
+    asyncio.run(catch_up_and_finish(svc))
     with engine.connect() as conn:
         run = job_store.get_job(conn, "daily")
     assert run is not None and run.last_status == "failed" and "relay down" in run.last_error
@@ -113,7 +119,44 @@ def test_exactly_one_instance_fires_jobs_and_another_takes_over(
 
 def test_a_miss_is_reported_in_utc(engine: Engine) -> None:
     now = datetime(2026, 11, 28, 14, 0, tzinfo=IST)
-    asyncio.run(service(engine, [recording_job([])], now).catch_up())
+    asyncio.run(catch_up_and_finish(service(engine, [recording_job([])], now)))
     with engine.connect() as conn:
         run = job_store.get_job(conn, "daily")
     assert run is not None and run.last_error == "due at 2026-11-28 04:00 UTC while not running"
+
+
+def test_a_long_catch_up_runs_beside_the_leader_loop(engine: Engine) -> None:
+    """The catch-up digest must not stop the loop from checking in (/healthz) while it
+    sends, and a second run of the same job waits its turn (it is skipped)."""
+    now = datetime(2026, 11, 28, 9, 0, tzinfo=IST)
+    release = asyncio.Event()
+    calls: list[datetime] = []
+
+    async def long_send(scheduled_for: datetime) -> None:
+        calls.append(scheduled_for)
+        await release.wait()
+
+    spec = JobSpec("daily", DAILY, long_send, catch_up=True)
+    svc = service(engine, [spec], now)
+
+    async def scenario() -> tuple[int, list[str]]:
+        stop = asyncio.Event()
+        leader = asyncio.create_task(svc.lead_when_possible(stop))
+        beats = 0
+        seen: list[str] = []
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if svc.alive_at is not None and "daily" in svc.active:
+                beats += 1
+                seen = list(svc.active)
+        await svc.run_job(spec, now)  # the same job again while it runs: skipped
+        release.set()
+        await svc.finish_running(10)
+        stop.set()
+        await leader
+        return beats, seen
+
+    beats, seen = asyncio.run(scenario())
+    assert beats >= 10 and seen == ["daily"]  # the loop went on while the job ran
+    assert calls == [datetime(2026, 11, 28, 7, 0, tzinfo=IST)]  # once, not twice
+    assert svc.active == {}

@@ -221,6 +221,20 @@ def suppress(obj: Context, email: str, reason: str) -> None:
     click.echo(f"{email}: " + ("suppressed" if added else "was already suppressed"))
 
 
+@subscribers.command("unsuppress")
+@click.argument("email")
+@pass_context
+def unsuppress(obj: Context, email: str) -> None:
+    """Mail an address again (undo a suppression, e.g. a bounce read wrongly); recorded
+    as a consent event. A subscription the suppression ended stays ended."""
+    runtime = ready(obj)
+    reason = roster.unsuppress(runtime.engine, email, runtime.clock(), cli_consent(runtime))
+    if reason is None:
+        click.echo(f"{email}: was not suppressed")
+        return
+    click.echo(f"{email}: no longer suppressed (it was: {reason[:200]})")
+
+
 @subscribers.command("forget")
 @click.argument("email")
 @pass_context

@@ -19,11 +19,14 @@ class Tally:
     failed: int = 0
     skipped: int = 0
     retried: int = 0
+    unknown: int = 0  # sent in full, no reply: counted as sent ([delivery] unknown_outcome)
 
     def count(self, state: str) -> None:
         """One committed outcome; `pending` means it goes back for a retry."""
         if state == "sent":
             self.sent += 1
+        elif state == "unknown":
+            self.unknown += 1
         elif state == "failed":
             self.failed += 1
         elif state == "skipped":
@@ -33,7 +36,7 @@ class Tally:
 
     @property
     def finished(self) -> int:
-        return self.sent + self.failed + self.skipped
+        return self.sent + self.failed + self.skipped + self.unknown
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,29 @@ worker composes a message from the variant's pre-rendered body, hands it to the 
 and waits until its outcome is committed (writer.py) before taking the next one, so a
 crash leaves at most one accepted-but-unrecorded message per connection. What a failure
 becomes is policy.py's decision; opening and closing the edition is send.py's.
+
+The renewer keeps the leases of claimed rows alive. When it fails it logs and retries;
+no message is started once the leases may have run out (another sender may have taken
+the rows), and the run stops with LeasesLost: nothing dies quietly. Database calls ride
+out an outage of `[database] outage_grace_seconds` (outage.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from m5syndicate.bounces.verp import delivery_signer
 from m5syndicate.delivery import policy
+from m5syndicate.delivery.outage import LeasesLost, first_line, is_outage, ride_out
 from m5syndicate.delivery.pacing import Budget, Clock, RateLimit
 from m5syndicate.delivery.parts import SendParts
 from m5syndicate.delivery.reports import Meter
@@ -29,6 +39,9 @@ from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.deliveries import Outcome
+
+log = logging.getLogger("m5.send")
+Renew = Callable[[datetime], object]
 
 
 def worker_name() -> str:
@@ -76,13 +89,18 @@ class EditionRun:
         self.error: Exception | None = None  # what stopped the run (a template, the database)
         self.busy = 0  # workers inside a delivery
         self.changed = asyncio.Event()  # a worker finished a message
+        self.grace = parts.settings.database.outage_grace_seconds
+        self.lease_deadline: datetime | None = None  # the earliest lease we hold ends
+        self.renew_fn: Renew = self.renew  # tests inject failures here
 
     @property
     def halted(self) -> bool:
         return self.stop.is_set() or bool(self.paused) or self.error is not None
 
     async def run(self) -> None:
-        writer = OutcomeWriter(self.parts.engine, self.clock, self.meter.committed)
+        writer = OutcomeWriter(
+            self.parts.engine, self.clock, self.meter.committed, self.worker, self.grace
+        )
         workers = [asyncio.create_task(self.work(writer)) for _ in range(self.delivery.concurrency)]
         renewer = asyncio.create_task(self.renew_leases())
         try:
@@ -108,7 +126,8 @@ class EditionRun:
             wanted = self.budget.take(self.delivery.batch_size)
             if wanted == 0:
                 return
-            batch = await asyncio.to_thread(self.claim, wanted)
+            claim = functools.partial(self.claim, wanted)
+            batch = await ride_out("claiming deliveries", self.grace, claim)
             self.budget.give_back(wanted - len(batch))
             for recipient in batch:
                 self.queue.put_nowait(recipient)
@@ -117,7 +136,7 @@ class EditionRun:
             if self.queue.qsize() or self.busy:
                 await self.wait_for_change(1.0)
                 continue
-            due = await asyncio.to_thread(self.next_due)
+            due = await ride_out("reading the ledger", self.grace, self.next_due)
             if due is None:
                 return
             await self.wait_for_change(max((due - self.clock.now()).total_seconds(), 0.05))
@@ -137,18 +156,51 @@ class EditionRun:
             ids = [recipient.subscriber_id for recipient in batch]
             self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
             self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
+        if batch and self.lease_deadline is None:
+            self.lease_deadline = lease
         return batch
 
     def next_due(self) -> datetime | None:
         with self.parts.engine.connect() as conn:
             return ledger.next_due_at(conn, self.edition.id or 0)
 
+    @property
+    def renew_interval(self) -> float:
+        return max(self.delivery.lease_seconds / 3, 0.2)
+
     async def renew_leases(self) -> None:
-        interval = max(self.delivery.lease_seconds / 3, 1.0)
-        while True:
-            await asyncio.sleep(interval)
+        """Every third of a lease; a failure is logged and retried soon, and when the
+        leases may run out before a renewal succeeds the run stops (LeasesLost)."""
+        failing_since: float | None = None
+        wait = self.renew_interval
+        while not self.halted:
+            await asyncio.sleep(wait)
             until = self.clock.now() + timedelta(seconds=self.delivery.lease_seconds)
-            await asyncio.to_thread(self.renew, until)
+            try:
+                await asyncio.to_thread(self.renew_fn, until)
+            except Exception as exc:
+                failing_since = failing_since or time.monotonic()
+                log.warning("could not renew the delivery leases (%s); retrying", first_line(exc))
+                if not self.lease_holds():
+                    lost = leases_lost(exc, failing_since, is_outage(exc))
+                    lost.__cause__ = exc
+                    self.error = self.error or lost
+                    self.changed.set()
+                    return
+                wait = min(1.0, self.renew_interval)
+                continue
+            if failing_since is not None:
+                log.info("delivery leases renewed again")
+            failing_since, wait = None, self.renew_interval
+            self.lease_deadline = until
+
+    def lease_holds(self) -> bool:
+        """Can a message still be started under our leases? Not in their last third:
+        a renewal is then overdue, and another sender may soon take the rows."""
+        if self.lease_deadline is None:
+            return True
+        margin = timedelta(seconds=self.renew_interval)
+        return self.clock.now() < self.lease_deadline - margin
 
     def renew(self, until: datetime) -> None:
         with self.parts.engine.begin() as conn:
@@ -158,8 +210,8 @@ class EditionRun:
 
     async def work(self, writer: OutcomeWriter) -> None:
         while (recipient := await self.queue.get()) is not None:
-            if self.halted:
-                continue  # left claimed: closing the edition releases it
+            if self.halted or not self.lease_holds():
+                continue  # left claimed: closing the edition (or the lease) releases it
             self.busy += 1
             try:
                 outcome = await self.deliver(recipient)
@@ -186,12 +238,14 @@ class EditionRun:
         try:
             reply = await self.parts.transport.send(envelope)
         except DeliveryError as exc:
-            return self.failed(recipient, exc)
+            outcome = self.failed(recipient, exc)
         except Exception as exc:  # an unexpected transport error is a temporary one
-            return self.failed(recipient, DeliveryError(f"{type(exc).__name__}: {exc}"))
-        self.failures_in_a_row = 0
-        outcome = outcome_of(recipient, "sent", "", code_of(reply))
-        outcome.message_id, outcome.articles = message_id, selection.sent_articles
+            outcome = self.failed(recipient, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        else:
+            self.failures_in_a_row = 0  # the relay works
+            outcome = outcome_of(recipient, "sent", "", code_of(reply))
+        if outcome.state in ledger.DELIVERED_STATES:  # sent, or counted as sent
+            outcome.message_id, outcome.articles = message_id, selection.sent_articles
         return outcome
 
     def selection_for(self, recipient: Recipient) -> Selection | str:
@@ -203,16 +257,32 @@ class EditionRun:
         return select_articles(self.edition, recipient, delivered, self.parts.settings.newsletter)
 
     def failed(self, recipient: Recipient, exc: DeliveryError) -> Outcome:
-        self.failures_in_a_row += 1
-        self.paused = self.paused or policy.pause_reason(
-            self.failures_in_a_row, self.delivery.pause_after, exc
-        )
         verdict = policy.judge(exc, recipient.attempts, self.delivery)
+        if verdict.relay_level:
+            self.failures_in_a_row += 1
+        else:
+            self.failures_in_a_row = 0  # the relay answered for this recipient: it works
+        self.paused = (
+            self.paused
+            or verdict.pause
+            or policy.pause_reason(self.failures_in_a_row, self.delivery.pause_after, exc)
+        )
         outcome = outcome_of(recipient, verdict.state, verdict.error, verdict.code)
-        outcome.suppress = verdict.suppress
+        outcome.suppress, outcome.attempted = verdict.suppress, verdict.attempted
+
         if verdict.retry_in is not None:
             outcome.next_attempt_at = self.clock.now() + verdict.retry_in
         return outcome
+
+
+def leases_lost(exc: BaseException, since: float, outage: bool) -> LeasesLost:
+    cause = "the database is unreachable" if outage else "renewing them fails"
+    return LeasesLost(
+        f"send: could not renew the delivery leases ({first_line(exc)}): {cause}; stopped "
+        "before they ran out so that no message goes out twice; nothing lost: run "
+        "`m5syndicate send` again",
+        since,
+    )
 
 
 def outcome_of(recipient: Recipient, state: str, error: str, code: int | None = None) -> Outcome:

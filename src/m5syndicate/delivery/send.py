@@ -9,15 +9,22 @@ permanent ones are recorded with the server's reply, and a hard bounce (5.1.x) s
 the address (policy.py). ``pause_after`` failures in a row pause the edition. Setting
 ``stop`` (the CLI does on SIGINT/SIGTERM) stops claiming; messages in flight finish; the
 rest go back.
+
+The database may go away for `[database] outage_grace_seconds`: every call rides it out
+(outage.py), and a run that had to stop because its leases could not be renewed starts
+again (fresh claims) once the database answers, within the same grace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from m5syndicate.delivery.outage import LeasesLost, gave_up, ride_out
 from m5syndicate.delivery.pacing import Budget, Clock
 from m5syndicate.delivery.parts import SendOptions, SendParts
 from m5syndicate.delivery.reports import (
@@ -45,6 +52,7 @@ __all__ = [
     "send_due",
 ]
 DEFAULT_OPTIONS = SendOptions()
+log = logging.getLogger("m5.send")
 
 
 async def send_due(
@@ -57,22 +65,28 @@ async def send_due(
     """Freeze and deliver every due edition of the chosen cadences."""
     stop = stop or asyncio.Event()
     clock = Clock(now)
-    budget = await asyncio.to_thread(make_budget, parts, options, now)
+    grace = parts.settings.database.outage_grace_seconds
+    budget = await ride_out(
+        "counting today's messages", grace, lambda: make_budget(parts, options, now)
+    )
     report = SendReport()
     for cadence in options.cadences:
-        editions = await asyncio.to_thread(
-            editions_to_send,
-            parts.engine,
-            cadence,
-            now,
-            parts.settings.newsletter,
-            parts.settings.site.timezone,
-            freeze_due=not options.resume_only,
-        )
+
+        def due(cadence: str = cadence) -> list[Edition]:
+            return editions_to_send(
+                parts.engine,
+                cadence,
+                now,
+                parts.settings.newsletter,
+                parts.settings.site.timezone,
+                freeze_due=not options.resume_only,
+            )
+
+        editions = await ride_out("finding the due editions", grace, due)
         for edition in editions:
             if stop.is_set() or budget.exhausted:
                 break
-            run = deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
+            run = deliver_again(parts, edition, clock, budget, stop, options, on_progress)
             report.editions.append(await run)
             if parts.metrics is not None:
                 count_sending(parts.metrics, report.editions[-1])
@@ -94,6 +108,34 @@ def make_budget(parts: SendParts, options: SendOptions, now: datetime) -> Budget
     return budget
 
 
+async def deliver_again(
+    parts: SendParts,
+    edition: Edition,
+    clock: Clock,
+    budget: Budget,
+    stop: asyncio.Event,
+    options: SendOptions,
+    on_progress: ProgressCallback | None,
+) -> EditionReport:
+    """deliver_edition, started again when its leases were lost to a database outage,
+    until the outage has lasted `outage_grace_seconds`."""
+    grace = parts.settings.database.outage_grace_seconds
+    first_lost: float | None = None  # a renewer that keeps failing run after run gives up
+    while True:
+        try:
+            return await deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
+        except LeasesLost as exc:
+            first_lost = first_lost or exc.since
+            if time.monotonic() - first_lost >= grace or stop.is_set():
+                raise gave_up(f"delivering {edition.slug}", grace, exc) from exc
+            log.warning(
+                "%s: the leases were lost (%s); starting again with fresh claims",
+                edition.slug,
+                exc.__cause__ or exc,
+            )
+            await asyncio.sleep(1.0)
+
+
 async def deliver_edition(
     parts: SendParts,
     edition: Edition,
@@ -104,16 +146,21 @@ async def deliver_edition(
     on_progress: ProgressCallback | None,
 ) -> EditionReport:
     """Open the edition's ledger, run it, close it (also when the run failed)."""
-    total, finished = await asyncio.to_thread(
-        open_edition, parts.engine, edition, options.retry_failed, clock.now()
+    grace = parts.settings.database.outage_grace_seconds
+    total, finished = await ride_out(
+        f"opening {edition.slug}",
+        grace,
+        lambda: open_edition(parts.engine, edition, options.retry_failed, clock.now()),
     )
     meter = Meter(edition.slug, total, finished, on_progress)
     run = EditionRun(parts, edition, clock, budget, stop, meter)
     try:
         await run.run()
     finally:
-        report = await asyncio.to_thread(
-            close_edition, parts.engine, edition, run.worker, run.paused, clock.now()
+        report = await ride_out(
+            f"closing {edition.slug}",
+            grace,
+            lambda: close_edition(parts.engine, edition, run.worker, run.paused, clock.now()),
         )
     report.tally, report.elapsed = meter.tally, meter.elapsed()
     return report

@@ -2,7 +2,9 @@
 
 A worker awaits `record(outcome)` before taking its next message, so an accepted message
 is durable on the ledger before the connection carries another; outcomes recorded while a
-commit runs share the next one (many workers, few transactions).
+commit runs share the next one (many workers, few transactions). A database outage is
+ridden out (retried for `[database] outage_grace_seconds`): the workers wait meanwhile,
+so nothing more is sent while outcomes cannot be recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
+from m5syndicate.delivery.outage import ride_out
 from m5syndicate.delivery.pacing import Clock
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store.deliveries import Outcome
@@ -21,9 +24,15 @@ class OutcomeWriter:
     """Group commit: outcomes recorded while a commit runs go into the next one."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, on_commit: Callable[[Sequence[Outcome]], None]
+        self,
+        engine: Engine,
+        clock: Clock,
+        on_commit: Callable[[Sequence[Outcome]], None],
+        worker: str = "",
+        grace: float = 0.0,
     ) -> None:
-        self.engine, self.clock, self.on_commit = engine, clock, on_commit
+        self.engine, self.clock, self.on_commit, self.worker = engine, clock, on_commit, worker
+        self.grace = grace
         self.buffer: list[tuple[Outcome, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
         self.closing = False
@@ -48,18 +57,20 @@ class OutcomeWriter:
     async def flush(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
         outcomes = [outcome for outcome, _ in batch]
         try:
-            await asyncio.to_thread(self.write, outcomes)
+            applied = await ride_out(
+                "recording delivery outcomes", self.grace, lambda: self.write(outcomes)
+            )
         except Exception as exc:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        self.on_commit(outcomes)
+        self.on_commit(applied)
         for _, future in batch:
             future.set_result(None)
 
-    def write(self, outcomes: Sequence[Outcome]) -> None:
+    def write(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
         with self.engine.begin() as conn:
-            ledger.record_outcomes(conn, outcomes, self.clock.now())
+            return ledger.record_outcomes(conn, outcomes, self.clock.now(), self.worker)
 
     async def close(self) -> None:
         self.closing = True

@@ -9,12 +9,15 @@ bytes with ``sendmail`` (never ``send_message``, which may re-encode what DKIM s
 A connection is opened in steps (greeting, EHLO, STARTTLS, EHLO, AUTH) so that a failure
 says which step failed: a relay that is down, a TLS certificate not trusted, a handshake
 on the wrong port, no STARTTLS, a login refused. All of them are temporary for the
-deliveries (the ledger keeps them pending; ``pause_after`` pauses the edition with the
-message), since none is the recipient's fault.
+deliveries (the ledger keeps them pending, no attempt counted; ``pause_after`` pauses the
+edition with the message), since none is the recipient's fault.
 
-Replies to a message become our errors: 4xx, 421, timeouts and dropped connections are
-temporary (the connection is dropped and a fresh one used next time); 5xx is permanent
-(the connection stays: the client resets the envelope).
+Replies to a message become our errors, each with the step it happened at (errors.py
+SMTP_STEPS; the failure policy decides by it): 4xx, 421, timeouts and dropped connections
+are temporary (the connection is dropped and a fresh one used next time); 5xx is
+permanent (the connection stays: the envelope is reset). A timeout or dropped connection
+after the whole message was sent is an UnknownOutcome: the relay may have queued it.
+A refused login, or a relay lacking STARTTLS or AUTH, is permanent too.
 """
 
 from __future__ import annotations
@@ -29,13 +32,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from aiosmtplib import (
     SMTP,
     SMTPAuthenticationError,
+    SMTPDataError,
     SMTPException,
-    SMTPRecipientsRefused,
     SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPStatus,
 )
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from m5syndicate.config import redact_url
-from m5syndicate.errors import ConfigError, DeliveryError, PermanentFailure, TemporaryFailure
+from m5syndicate.errors import (
+    ConfigError,
+    DeliveryError,
+    PermanentFailure,
+    TemporaryFailure,
+    UnknownOutcome,
+)
 from m5syndicate.mail.message import Envelope
 
 STARTTLS_MODES = {"require": True, "auto": None, "off": False}
@@ -156,10 +168,19 @@ class RelayLacks(Exception):
 
 
 class SmtpTransport:
-    """Up to ``connections`` open connections; a message takes an idle one or opens one."""
+    """Up to ``connections`` open connections; a message takes an idle one or opens one.
 
-    def __init__(self, target: SmtpTarget, connections: int, timeout: float) -> None:
+    Each message is one transaction in steps (MAIL FROM, RCPT, DATA, the message and its
+    final dot), so every failure says where it happened (the failure policy depends on
+    it) and the final reply gets its own long timeout (``data_timeout``, RFC 5321
+    4.5.3.2: 10 minutes): a relay slow to acknowledge must not be sent the message twice.
+    """
+
+    def __init__(
+        self, target: SmtpTarget, connections: int, timeout: float, data_timeout: float = 600.0
+    ) -> None:
         self.target, self.connections, self.timeout = target, connections, timeout
+        self.data_timeout = data_timeout
         self.idle: list[SMTP] = []
         self.slots: asyncio.Semaphore | None = None
 
@@ -168,24 +189,18 @@ class SmtpTransport:
             self.slots = asyncio.Semaphore(self.connections)
         async with self.slots:
             client = self.idle.pop() if self.idle else await self.connect()
+            transaction = Transaction(client, self.timeout, self.data_timeout)
             keep = False
             try:
-                _, reply = await client.sendmail(
-                    envelope.sender, list(envelope.recipients), envelope.data
-                )
+                reply = await transaction.run(envelope)
                 keep = True
-                return f"250 {reply}"
-            except SMTPRecipientsRefused as exc:
-                refused = exc.recipients[0]
-                keep = refused.code >= 500
-                raise by_code(refused.code, refused.message, "recipient refused") from exc
+                return reply
             except SMTPResponseException as exc:
-                keep = exc.code >= 500
-                raise by_code(exc.code, exc.message, "server refused the message") from exc
+                # A 5xx leaves the connection usable once the envelope is reset.
+                keep = exc.code >= 500 and await transaction.reset()
+                raise refusal(self.target, transaction.step, exc) from exc
             except (SMTPException, OSError, TimeoutError) as exc:
-                raise TemporaryFailure(
-                    f"smtp: {self.target.name}: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise lost(self.target, transaction, exc) from exc
             finally:
                 if keep and client.is_connected:
                     self.idle.append(client)
@@ -205,7 +220,7 @@ class SmtpTransport:
             local_hostname=target.local_hostname,
             timeout=self.timeout,
         )
-        step = "connection"
+        step = "connect"
         try:
             await client.connect()
             step = "EHLO"
@@ -218,7 +233,7 @@ class SmtpTransport:
             elif target.starttls:
                 raise RelayLacks("starttls")
             if target.username:
-                step = "login"
+                step = "AUTH"
                 if not client.supports_extension("auth"):
                     raise RelayLacks("auth")
                 await client.login(target.username, target.password or "")
@@ -238,9 +253,89 @@ class SmtpTransport:
             client.close()
 
 
+class Transaction:
+    """One message on an open connection, step by step; ``step`` is where it is."""
+
+    def __init__(self, client: SMTP, timeout: float, data_timeout: float) -> None:
+        self.client, self.timeout, self.data_timeout = client, timeout, data_timeout
+        self.step = "MAIL FROM"
+        self.data_sent = False  # the whole message and its final dot were written
+
+    async def run(self, envelope: Envelope) -> str:
+        client = self.client
+        options = []
+        if client.supports_extension("size"):
+            options.append(f"SIZE={len(normalize_message_line_endings(envelope.data))}")
+        await client.mail(envelope.sender, options=options, timeout=self.timeout)
+        self.step = "RCPT"
+        for recipient in envelope.recipients:
+            await client.rcpt(recipient, timeout=self.timeout)
+        self.step = "DATA"
+        start = await client.execute_command(b"DATA", timeout=self.timeout)
+        if start.code != SMTPStatus.start_input:
+            raise SMTPDataError(start.code, start.message)
+        self.step = "final dot"
+        protocol = client.protocol
+        if protocol is None:
+            raise SMTPServerDisconnected("connection lost before the message was sent")
+        # What aiosmtplib's data() does, but with the long timeout for this reply only.
+        # write() only buffers, and read_response is awaited before the loop runs again,
+        # so the reply cannot arrive unseen in between.
+        protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(envelope.data)))
+        protocol.write(b".\r\n")
+        self.data_sent = True
+        reply = await protocol.read_response(timeout=self.data_timeout)
+        if reply.code != SMTPStatus.completed:
+            raise SMTPDataError(reply.code, reply.message)
+        return f"{reply.code} {reply.message}"
+
+    async def reset(self) -> bool:
+        """After a refusal before the final dot: RSET, so the connection can go on."""
+        if self.step == "final dot":
+            return True  # the transaction is over; nothing to reset
+        try:
+            await self.client.rset(timeout=self.timeout)
+        except (SMTPException, OSError, TimeoutError):
+            return False
+        return True
+
+
+def refusal(target: SmtpTarget, step: str, exc: SMTPResponseException) -> DeliveryError:
+    """A reply refusing a step: 5xx is permanent, everything else worth another try."""
+    text = f"{exc.code} {exc.message}".strip()
+    what = STEP_NAMES.get(step, step)
+    if 500 <= exc.code < 600:
+        return PermanentFailure(f"smtp: {target.name} {what}: {text}", code=exc.code, step=step)
+    return TemporaryFailure(f"smtp: {target.name} {what}: {text}", code=exc.code, step=step)
+
+
+def lost(target: SmtpTarget, transaction: Transaction, exc: BaseException) -> DeliveryError:
+    """A timeout or dropped connection: temporary, unless the message had been sent in
+    full, when the relay may well have queued it (an unknown outcome, not a retry)."""
+    cause = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if transaction.data_sent:
+        return UnknownOutcome(
+            f"smtp: {target.name}: the message was sent but no reply to its end came "
+            f"({cause}; waited up to {transaction.data_timeout:g} s, "
+            "[delivery] data_timeout_seconds)",
+            step="final dot",
+        )
+    return TemporaryFailure(
+        f"smtp: {target.name} at {transaction.step}: {cause}", step=transaction.step
+    )
+
+
+STEP_NAMES = {
+    "MAIL FROM": "refused the sender (MAIL FROM)",
+    "RCPT": "refused the recipient (RCPT)",
+    "DATA": "refused the message (DATA)",
+    "final dot": "refused the message",
+}
+
+
 def connect_failure(
     target: SmtpTarget, step: str, exc: BaseException, timeout: float
-) -> TemporaryFailure:
+) -> DeliveryError:
     """What went wrong while opening a connection, and what to change."""
     name = target.name
     tls = tls_error(exc)
@@ -276,8 +371,8 @@ def connect_failure(
             "port with TLS from the first byte (465), smtp:// with STARTTLS for 587"
         )
     elif isinstance(exc, SMTPResponseException):
-        text = f"{name} refused the {step}: {exc.code} {exc.message}".rstrip()
-        return TemporaryFailure(f"smtp: {text}", code=exc.code)
+        what = "connection" if step == "connect" else step
+        text = f"{name} refused the {what}: {exc.code} {exc.message}".rstrip()
     elif isinstance(exc, TimeoutError):
         text = (
             f"{name} did not answer the {step} within {timeout:g} s; is the relay up, and "
@@ -285,7 +380,12 @@ def connect_failure(
         )
     else:
         text = f"cannot connect to {name}: {exc}; is the relay up?"
-    return TemporaryFailure(f"smtp: {text}")
+    code = exc.code if isinstance(exc, SMTPResponseException) else None
+    if isinstance(exc, RelayLacks) or (code is not None and 500 <= code < 600):
+        # Waiting will not change a refused login or a missing STARTTLS: the policy
+        # pauses the edition at once.
+        return PermanentFailure(f"smtp: {text}", code=code, step=step)
+    return TemporaryFailure(f"smtp: {text}", code=code, step=step)
 
 
 def tls_error(exc: BaseException) -> ssl.SSLError | None:
@@ -296,11 +396,3 @@ def tls_error(exc: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def by_code(code: int, message: str, what: str) -> DeliveryError:
-    """5xx is permanent; everything else (4xx, 421, odd codes) is worth another try."""
-    text = f"{code} {message}".strip()
-    if 500 <= code < 600:
-        return PermanentFailure(f"smtp: {what}: {text}", code=code)
-    return TemporaryFailure(f"smtp: {what}: {text}", code=code)

@@ -26,7 +26,7 @@ from m5syndicate.delivery.send import SendOptions
 from m5syndicate.flows import collect_and_notify, send_now
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.plan import digest_trigger
-from m5syndicate.scheduling.service import Action, JobSpec
+from m5syndicate.scheduling.service import Action, JobSpec, SendBoard
 from m5syndicate.store.prune import prune_ledger
 
 log = logging.getLogger("m5.jobs")
@@ -47,13 +47,16 @@ def job_triggers(settings: Settings) -> dict[str, BaseTrigger]:
     }
 
 
-def build_jobs(runtime: Runtime, stopping: asyncio.Event) -> list[JobSpec]:
+def build_jobs(
+    runtime: Runtime, stopping: asyncio.Event, board: SendBoard | None = None
+) -> list[JobSpec]:
     triggers = job_triggers(runtime.settings)
+    board = board or SendBoard()
     actions: dict[str, tuple[Action, bool]] = {  # name -> (action, caught up after downtime)
         "collect": (collect_job(runtime, stopping), False),
-        "daily": (digest_job(runtime, "daily", stopping), True),
-        "weekly": (digest_job(runtime, "weekly", stopping), True),
-        "retries": (retries_job(runtime, stopping), False),
+        "daily": (digest_job(runtime, "daily", stopping, board), True),
+        "weekly": (digest_job(runtime, "weekly", stopping, board), True),
+        "retries": (retries_job(runtime, stopping, board), False),
         "prune": (prune_job(runtime), False),
         "bounces": (bounces_job(runtime), False),
     }
@@ -85,21 +88,22 @@ def collect_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
     return collect
 
 
-def digest_job(runtime: Runtime, cadence: str, stopping: asyncio.Event) -> Action:
+def digest_job(runtime: Runtime, cadence: str, stopping: asyncio.Event, board: SendBoard) -> Action:
     async def send(scheduled_for: datetime) -> None:
         # `now` is the real time (leases and retries need it); the period it falls in is
         # the one scheduled, since catch-up only runs within the grace time.
         options = SendOptions(cadences=(cadence,))
-        report = await send_now(runtime.sending, runtime.clock(), options, stopping)
+        report = await send_now(runtime.sending, runtime.clock(), options, stopping, board.update)
         for paused in report.paused:
             log.error("%s edition paused: %s", cadence, paused, extra={"cadence": cadence})
 
     return send
 
 
-def retries_job(runtime: Runtime, stopping: asyncio.Event) -> Action:
+def retries_job(runtime: Runtime, stopping: asyncio.Event, board: SendBoard) -> Action:
     async def retry(scheduled_for: datetime) -> None:
-        await send_now(runtime.sending, runtime.clock(), SendOptions(resume_only=True), stopping)
+        options = SendOptions(resume_only=True)
+        await send_now(runtime.sending, runtime.clock(), options, stopping, board.update)
 
     return retry
 

@@ -22,7 +22,7 @@ from m5syndicate.flows import send_now
 from m5syndicate.runtime import Runtime
 from m5syndicate.scheduling.jobs import build_jobs
 from m5syndicate.scheduling.leader import FileLeadership, Leadership, leadership_for
-from m5syndicate.scheduling.service import Service
+from m5syndicate.scheduling.service import SendBoard, Service
 from m5syndicate.web.app import create_app
 from m5syndicate.web.serving import server_options
 
@@ -62,15 +62,18 @@ async def serve_and_schedule(
 ) -> None:
     settings = runtime.settings
     stopping = asyncio.Event()
+    board = SendBoard()
     service = Service(
         runtime.engine,
         runtime.metrics,
-        build_jobs(runtime, stopping),
+        build_jobs(runtime, stopping, board),
         leadership,
         timezone=settings.site.timezone,
         grace=timedelta(seconds=settings.schedule.catch_up_grace_seconds),
         check_seconds=settings.schedule.leader_check_seconds,
         clock=runtime.clock,
+        board=board,
+        outage_grace=settings.database.outage_grace_seconds,
     )
     config = uvicorn.Config(
         create_app(runtime, service),
@@ -82,11 +85,14 @@ async def serve_and_schedule(
     server = uvicorn.Server(config)
     on_signals(stopping, server)
     leader = asyncio.create_task(service.lead_when_possible(stopping))
+    leader.add_done_callback(lambda _: setattr(server, "should_exit", True))
     await server.serve()
     stopping.set()
     await leader
     await service.finish_running(SHUTDOWN_GRACE_SECONDS)
     await runtime.aclose()
+    if service.failure:
+        raise StoreError(service.failure)
     log.info("stopped")
 
 

@@ -1,9 +1,14 @@
 """APScheduler wiring: jobs, leadership, catch-up. No business logic here: each job's
 action is a use case (collect, send) handed in by `jobs.py`.
 
-Every job coalesces, never overlaps itself (max_instances=1) and has a misfire grace
-time. Only the leader runs jobs; a follower keeps checking and takes over within
-``check_seconds`` of the leader's death.
+Every job coalesces, never overlaps itself (max_instances=1, and a catch-up run counts)
+and has a misfire grace time. Only the leader runs jobs; a follower keeps checking and
+takes over within ``check_seconds`` of the leader's death.
+
+Long jobs (a catch-up digest, a big edition) run as tasks the leader loop does not await,
+so it keeps checking in (health), and collection and instant editions go on meanwhile.
+A database outage is ridden out for ``outage_grace`` seconds; longer, the service stops
+(``failure`` says why) rather than run on blind.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Engine
 
+from m5syndicate.delivery.outage import first_line, is_outage
+from m5syndicate.delivery.reports import Progress
 from m5syndicate.metrics import Metrics
 from m5syndicate.models import utcnow
 from m5syndicate.scheduling.leader import Leadership
@@ -31,6 +38,23 @@ from m5syndicate.store import jobs as job_store
 
 log = logging.getLogger("m5.schedule")
 Action = Callable[[datetime], Awaitable[None]]
+
+
+class SendBoard:
+    """Progress of the sends running in this process, for /healthz."""
+
+    def __init__(self) -> None:
+        self.editions: dict[str, dict[str, Any]] = {}
+
+    def update(self, progress: Progress) -> None:
+        self.editions[progress.edition] = {
+            "finished": progress.finished,
+            "total": progress.total,
+            "sent": progress.tally.sent,
+            "rate_per_second": round(progress.rate, 1),
+        }
+        if progress.finished >= progress.total:
+            self.editions.pop(progress.edition, None)
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,8 @@ class Service:
         grace: timedelta,
         check_seconds: float = 15.0,
         clock: Callable[[], datetime] = utcnow,
+        board: SendBoard | None = None,
+        outage_grace: float = 60.0,
     ) -> None:
         self.engine, self.metrics, self.jobs = engine, metrics, jobs
         self.leadership, self.grace, self.check_seconds = leadership, grace, check_seconds
@@ -61,6 +87,10 @@ class Service:
         self.leading = False
         self.running: set[asyncio.Task[Any]] = set()
         self.alive_at: datetime | None = None  # for /healthz: the leader loop's heartbeat
+        self.active: dict[str, datetime] = {}  # job -> when its running run started
+        self.board = board or SendBoard()
+        self.outage_grace = outage_grace
+        self.failure = ""  # why the service stopped itself, if it did
 
     def install(self) -> None:
         defaults = {
@@ -86,15 +116,30 @@ class Service:
             return latest_due(spec.trigger, now, timedelta(days=8)) or now
         return now
 
+    @property
+    def sending(self) -> dict[str, dict[str, Any]]:
+        return self.board.editions
+
     async def run_job(self, spec: JobSpec, scheduled_for: datetime) -> None:
+        if spec.name in self.active:  # a catch-up run and a scheduled one: one at a time
+            log.info("job %s is still running; this run is skipped", spec.name)
+            return
         task = asyncio.current_task()
         if task is not None:
             self.running.add(task)
+        self.active[spec.name] = self.clock()
         try:
             await self.run_recorded(spec, scheduled_for)
         finally:
+            self.active.pop(spec.name, None)
             if task is not None:
                 self.running.discard(task)
+
+    def start_job(self, spec: JobSpec, scheduled_for: datetime) -> None:
+        """Run a job beside the leader loop (not awaited by it)."""
+        task = asyncio.create_task(self.run_job(spec, scheduled_for), name=f"job {spec.name}")
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
 
     async def run_recorded(self, spec: JobSpec, scheduled_for: datetime) -> None:
         await asyncio.to_thread(self.record_start, spec.name, scheduled_for)
@@ -144,7 +189,7 @@ class Service:
             decision = catch_up(spec.trigger, self.clock(), last_time, self.grace)
             if decision.action == "run" and decision.due is not None:
                 log.info("catching up %s due at %s", spec.name, decision.due)
-                await self.run_job(spec, decision.due)
+                self.start_job(spec, decision.due)
             elif decision.action == "missed" and decision.due is not None:
                 self.metrics.job_misfires.labels(job=spec.name).inc()
                 with self.engine.begin() as conn:
@@ -154,9 +199,27 @@ class Service:
         """The leader loop: become leader, run jobs; step down if the lock is lost."""
         self.install()
         self.scheduler.start(paused=True)
+        outage_since: float | None = None
         try:
             while not stop.is_set():
-                await self.check_leadership()
+                try:
+                    await self.check_leadership()
+                    outage_since = None
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    outage_since = outage_since or time.monotonic()
+                    if time.monotonic() - outage_since >= self.outage_grace:
+                        self.failure = (
+                            f"run: the database was unreachable for more than "
+                            f"{self.outage_grace:g} s ({first_line(exc)}); stopped, nothing "
+                            "lost; start the database, then `m5syndicate run` again "
+                            "([database] outage_grace_seconds)"
+                        )
+                        log.error("%s", self.failure)
+                        stop.set()
+                        break
+                    log.warning("database unreachable (%s); retrying", first_line(exc))
                 self.alive_at = self.clock()
                 with contextlib.suppress(TimeoutError):  # woken by stop, or time to check
                     await asyncio.wait_for(stop.wait(), timeout=self.check_seconds)

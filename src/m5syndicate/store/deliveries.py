@@ -1,10 +1,18 @@
 """The delivery ledger: one row per (edition, subscriber). See DESIGN.md.
 
-pending -> sending (claimed with a lease) -> sent | failed | skipped. Claims take rows
-that are due, or whose lease ran out (their sender died), with ``FOR UPDATE SKIP LOCKED``
-on PostgreSQL so concurrent senders never take the same row; on SQLite the claiming
-UPDATE is one write transaction, which the database serialises. Outcomes are written in
-batches (executemany), never one transaction per mail.
+pending -> sending (claimed with a lease) -> sent | failed | skipped | unknown (sent in
+full, no reply; counted as sent). Claims take rows that are due, or whose lease ran out
+(their sender died), with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so concurrent senders
+never take the same row; on SQLite the claiming UPDATE is one write transaction, which the
+database serialises. Outcomes are written in batches (executemany), never one transaction
+per mail.
+
+Row locks (PostgreSQL) are taken in one order, by id, so claims, renewals and outcome
+writes cannot deadlock: claims and renewals skip rows locked by others (SKIP LOCKED: they
+never wait), and an outcome batch locks its rows by id before it writes them.
+
+``attempts`` counts real tries: it grows when an outcome says the recipient was offered
+to the relay, never at claim time, so a crash or a release costs no attempt.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.schema import articles, delivered_articles, deliveries, subscribers
 from m5syndicate.store.subscribers import recipients_for, suppress_addresses
 
-FINAL_STATES = ("sent", "failed", "skipped")
+FINAL_STATES = ("sent", "failed", "skipped", "unknown")
+DELIVERED_STATES = ("sent", "unknown")  # what reached (or most likely reached) the person
 
 
 @dataclass
@@ -40,6 +49,7 @@ class Outcome:
     articles: Sequence[tuple[int, str]] = field(default_factory=tuple)  # (id, content hash)
     email: str = ""
     suppress: bool = False  # a hard bounce (5.1.x): never mail this address again
+    attempted: bool = True  # offered to the relay: counts as one attempt
 
 
 def populate_deliveries(conn: Connection, edition_id: int, cadence: str, now: datetime) -> int:
@@ -109,7 +119,6 @@ def claim_batch(
             state="sending",
             claimed_by=worker,
             lease_until=lease_until,
-            attempts=deliveries.c.attempts + 1,
         )
         .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
     ).all()
@@ -139,23 +148,34 @@ def delivered_hashes(
     return found
 
 
-def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Write a batch of outcomes: final states, retries, releases, and what reached whom."""
+def record_outcomes(
+    conn: Connection, outcomes: Sequence[Outcome], now: datetime, worker: str = ""
+) -> list[Outcome]:
+    """Write a batch of outcomes: final states, retries, releases, and what reached whom.
+
+    Returns the outcomes that applied, so counts add up to the edition: a row finished
+    already (its lease ran out and another sender finished it) is left as it is, and a
+    row another sender has claimed since is theirs to retry or release (only what
+    happened, sent or failed, is still written)."""
+    held = lock_in_order(conn, sorted(o.delivery_id for o in outcomes))
+    outcomes = [o for o in outcomes if applies(o, held.get(o.delivery_id), worker)]
+    outcomes.sort(key=lambda outcome: outcome.delivery_id)
     finals = [o for o in outcomes if o.state in FINAL_STATES]
     retries = [o for o in outcomes if o.state == "pending"]
     released = [o.delivery_id for o in outcomes if o.state == "released"]
-    sent = [o for o in finals if o.state == "sent"]
+    sent = [o for o in finals if o.state in DELIVERED_STATES]
     record_sent(conn, sent, now)
-    others = [o for o in finals if o.state != "sent"]
+    others = [o for o in finals if o.state not in DELIVERED_STATES]
     if others:
         conn.execute(
             update(deliveries)
-            .where(deliveries.c.id == bindparam("d_id"))
+            .where((deliveries.c.id == bindparam("d_id")) & (deliveries.c.state == "sending"))
             .values(
                 state=bindparam("d_state"),
                 last_error=bindparam("d_error"),
                 smtp_code=bindparam("d_code"),
                 lease_until=None,
+                attempts=deliveries.c.attempts + bindparam("d_tried"),
             ),
             [
                 {
@@ -163,6 +183,7 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
                     "d_state": o.state,
                     "d_error": o.error[:1000],
                     "d_code": o.smtp_code,
+                    "d_tried": int(o.attempted),
                 }
                 for o in others
             ],
@@ -170,13 +191,14 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
     if retries:
         conn.execute(
             update(deliveries)
-            .where(deliveries.c.id == bindparam("d_id"))
+            .where((deliveries.c.id == bindparam("d_id")) & (deliveries.c.state == "sending"))
             .values(
                 state="pending",
                 last_error=bindparam("d_error"),
                 smtp_code=bindparam("d_code"),
                 next_attempt_at=bindparam("d_next"),
                 lease_until=None,
+                attempts=deliveries.c.attempts + bindparam("d_tried"),
             ),
             [
                 {
@@ -184,6 +206,7 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
                     "d_error": o.error[:1000],
                     "d_code": o.smtp_code,
                     "d_next": o.next_attempt_at,
+                    "d_tried": int(o.attempted),
                 }
                 for o in retries
             ],
@@ -194,31 +217,66 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], now: datetime
     bounced = [o for o in finals if o.suppress and o.email]
     for outcome in bounced:
         suppress_addresses(conn, [outcome.email], outcome.error, "bounce", now)
+    return outcomes
+
+
+def applies(outcome: Outcome, row: tuple[str, str] | None, worker: str) -> bool:
+    """Is this outcome still ours to write, given the row's (state, claimed_by)?"""
+    if row is None or row[0] != "sending":
+        return False
+    return outcome.state in FINAL_STATES or not worker or row[1] == worker
+
+
+def lock_in_order(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """PostgreSQL: lock a batch's rows by id before writing them (the one lock order);
+    elsewhere FOR UPDATE is not rendered and the write transaction serialises.
+    Returns each row's (state, claimed_by)."""
+    found: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(delivery_ids), 500):
+        chunk = list(delivery_ids[start : start + 500])
+        rows = conn.execute(
+            select(deliveries.c.id, deliveries.c.state, deliveries.c.claimed_by)
+            .where(deliveries.c.id.in_(chunk))
+            .order_by(deliveries.c.id)
+            .with_for_update()
+        )
+        found.update({row.id: (row.state, row.claimed_by) for row in rows})
+    return found
 
 
 def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
-    """Sent rows: the shared values in one UPDATE per reply code, then only the
-    Message-IDs row by row (plain strings: cheap to bind, unlike the timestamp)."""
-    by_code: dict[int | None, list[int]] = {}
+    """Sent (and unknown) rows: the shared values in one UPDATE per state and reply code,
+    then the Message-IDs and errors row by row (plain strings: cheap to bind, unlike the
+    timestamp). Each counts one attempt."""
+    by_code: dict[tuple[str, int | None], list[int]] = {}
     for outcome in sent:
-        by_code.setdefault(outcome.smtp_code, []).append(outcome.delivery_id)
-    for code, ids in by_code.items():
+        by_code.setdefault((outcome.state, outcome.smtp_code), []).append(outcome.delivery_id)
+    for (state, code), ids in by_code.items():
         conn.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(state="sent", sent_at=now, smtp_code=code, last_error="", lease_until=None)
+            .where(deliveries.c.id.in_(ids) & (deliveries.c.state == "sending"))
+            .values(
+                state=state,
+                sent_at=now,
+                smtp_code=code,
+                lease_until=None,
+                attempts=deliveries.c.attempts + 1,
+            )
         )
     if sent:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == bindparam("d_id"))
-            .values(message_id=bindparam("d_message_id")),
-            [{"d_id": o.delivery_id, "d_message_id": o.message_id} for o in sent],
+            .values(message_id=bindparam("d_message_id"), last_error=bindparam("d_error")),
+            [
+                {"d_id": o.delivery_id, "d_message_id": o.message_id, "d_error": o.error[:1000]}
+                for o in sent
+            ],
         )
 
 
 def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
-    """Give claimed rows back untouched (their attempt did not happen)."""
+    """Give claimed rows back untouched (no attempt was made)."""
     for start in range(0, len(delivery_ids), 500):
         conn.execute(
             update(deliveries)
@@ -226,7 +284,7 @@ def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
                 deliveries.c.id.in_(list(delivery_ids[start : start + 500]))
                 & (deliveries.c.state == "sending")
             )
-            .values(state="pending", lease_until=None, attempts=deliveries.c.attempts - 1)
+            .values(state="pending", lease_until=None)
         )
 
 
@@ -269,16 +327,25 @@ def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: da
         conn.execute(statement)
 
 
-def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> None:
-    conn.execute(
-        update(deliveries)
+def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> int:
+    """Extend this worker's leases. Rows locked right now (an outcome being written for
+    them) are skipped, not waited for: waiting is how the renewer once deadlocked."""
+    held = (
+        select(deliveries.c.id)
         .where(
             (deliveries.c.edition_id == edition_id)
             & (deliveries.c.claimed_by == worker)
             & (deliveries.c.state == "sending")
         )
+        .order_by(deliveries.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(held.scalar_subquery()) & (deliveries.c.state == "sending"))
         .values(lease_until=until)
     )
+    return int(result.rowcount or 0)
 
 
 def release_worker(conn: Connection, edition_id: int, worker: str) -> int:
@@ -290,7 +357,7 @@ def release_worker(conn: Connection, edition_id: int, worker: str) -> int:
             & (deliveries.c.claimed_by == worker)
             & (deliveries.c.state == "sending")
         )
-        .values(state="pending", lease_until=None, attempts=deliveries.c.attempts - 1)
+        .values(state="pending", lease_until=None)
     )
     return int(result.rowcount or 0)
 
@@ -349,6 +416,6 @@ def count_sent_since(conn: Connection, since: datetime) -> int:
         conn.execute(
             select(func.count())
             .select_from(deliveries)
-            .where((deliveries.c.state == "sent") & (deliveries.c.sent_at >= since))
+            .where(deliveries.c.state.in_(DELIVERED_STATES) & (deliveries.c.sent_at >= since))
         ).scalar_one()
     )

@@ -399,6 +399,19 @@ def suppress_addresses(
     return len(conn.execute(statement).all())
 
 
+def remove_suppression(conn: Connection, email: str) -> str | None:
+    """Mail this address again; returns the suppression's reason, None if there was none."""
+    found = conn.execute(
+        select(suppressions.c.id, suppressions.c.reason).where(
+            suppressions.c.email_hash == email_hash(email)
+        )
+    ).first()
+    if found is None:
+        return None
+    conn.execute(delete(suppressions).where(suppressions.c.id == found.id))
+    return str(found.reason)
+
+
 # -- bulk import --------------------------------------------------------------------------
 
 

@@ -58,6 +58,20 @@ def suppress(engine: Engine, email: str, now: datetime, consent: Consent, reason
         return added
 
 
+def unsuppress(engine: Engine, email: str, now: datetime, consent: Consent) -> str | None:
+    """Undo a suppression (a hard bounce read wrongly, an admin's mistake); recorded as an
+    `unsuppress` consent event. The subscription is not restarted: one that a suppression
+    ended needs the person's new consent. Returns the reason it was suppressed, or None
+    if it was not."""
+    address = address_of(email)
+    with engine.begin() as conn:
+        reason = subscriber_store.remove_suppression(conn, address)
+        subscriber = subscriber_store.get_subscriber_by_email(conn, address)
+        if reason is not None and subscriber is not None and subscriber.id is not None:
+            record(conn, subscriber.id, "unsuppress", now, consent, f"was: {reason}"[:500])
+        return reason
+
+
 def forget(engine: Engine, email: str, now: datetime, via: str) -> bool:
     """Erase the address and everything about it (preferences, consent events, ledger
     rows); keep only its SHA-256 among the suppressions so it is never mailed again.

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from m5syndicate import __version__
-from m5syndicate.errors import M5Error
+from m5syndicate.errors import M5Error, NotFound
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
 from m5syndicate.runtime import Runtime
 from m5syndicate.subscribers import roster
@@ -50,6 +50,7 @@ from m5syndicate.web.api_models import (
     Stats,
     SubscriberOut,
     SubscriberRecord,
+    Unsuppressed,
 )
 from m5syndicate.web.render import client_ip, confirmation_later, runtime_of, user_agent
 from m5syndicate.web.statuses import http_status
@@ -186,6 +187,22 @@ def remove_subscriber(subscriber_id: SubscriberId, runtime: RuntimeOf, request: 
     consent = Consent("api", "", client_ip(request), user_agent(request))
     changed = roster.remove(runtime.engine, record.subscriber.email, runtime.clock(), consent)
     return Removed(id=subscriber_id, removed=changed)
+
+
+@router.delete(
+    "/suppressions/{email}",
+    response_model=Unsuppressed,
+    summary="Undo a suppression (recorded as a consent event; the subscription stays ended)",
+    responses={404: answer("the address is not suppressed"), **BAD_INPUT},
+)
+def unsuppress(
+    email: Annotated[str, Path(max_length=MAX_EMAIL)], runtime: RuntimeOf, request: Request
+) -> Unsuppressed:
+    consent = Consent("api", "", client_ip(request), user_agent(request))
+    reason = roster.unsuppress(runtime.engine, email, runtime.clock(), consent)
+    if reason is None:
+        raise NotFound(f"suppressions: {email[:80]!r} is not suppressed")
+    return Unsuppressed(email=email, was=reason)
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -121,6 +121,12 @@ class Removed(BaseModel):
     removed: bool = Field(description="false when the subscriber was unsubscribed already")
 
 
+class Unsuppressed(BaseModel):
+    email: str
+    unsuppressed: bool = True
+    was: str = Field(description="why the address had been suppressed")
+
+
 class Page(BaseModel):
     items: list[SubscriberOut]
     limit: int

@@ -4,7 +4,9 @@ Healthy means: the database answers and its schema is current; when this process
 the scheduler, its leader loop has checked in recently; and, when this process is the
 leader (the one that collects), the last successful collection is not stale (older than
 three times the slowest source's interval, and at least an hour). A web-only instance
-(`serve`, or a standby) is not judged by collection: restarting it would not help.
+(`serve`, or a standby) is not judged by collection: restarting it would not help. Jobs
+running (a long send) are reported with their progress and keep the answer 200: they run
+beside the leader loop, which keeps checking in.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class SchedulerState(Protocol):
     @property
     def check_seconds(self) -> float: ...
 
+    @property
+    def active(self) -> dict[str, datetime]: ...  # running jobs -> when they started
+
+    @property
+    def sending(self) -> dict[str, dict[str, Any]]: ...  # edition -> its progress
+
 
 def scheduler_of(request: Request) -> SchedulerState | None:
     scheduler: SchedulerState | None = request.app.state.scheduler
@@ -55,6 +63,9 @@ async def healthz(request: Request) -> JSONResponse:
     report["last_collection_age_seconds"] = collection_age
     if scheduler is not None:
         report["scheduler"] = "leader" if scheduler.leading else "standby"
+        # A running send is work, not a fault: shown, never a reason for 503.
+        report["jobs_running"] = {name: at.isoformat() for name, at in scheduler.active.items()}
+        report["sending"] = dict(scheduler.sending)
     if problems:
         report.update(ok=False, problems=problems)
         return JSONResponse(report, status_code=503)
