@@ -155,7 +155,10 @@ def settings_for(db: Path, port: int, connections: int, dkim_key: str) -> Runtim
         overrides={
             "database": {"url": f"sqlite:///{db}"},
             "site": {"public_url": "https://bulten.example.org"},
-            "newsletter": {"from": "M5 Dergi <bulten@example.org>"},
+            "newsletter": {
+                "from": "M5 Dergi <bulten@example.org>",
+                "postal_address": "M5 Dergi, Örnek Sokak 1, 06000 Ankara, Türkiye",
+            },
             "delivery": {
                 "transport": "smtp",
                 "smtp_url": f"smtp://127.0.0.1:{port}?starttls=off",
