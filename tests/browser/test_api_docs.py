@@ -4,15 +4,14 @@ token reaches the API. Outside requests would fail here: the machine has no inte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Request, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Request, expect
 from sqlalchemy.engine import Engine
 
 from m5syndicate.web.api import openapi_document
-from tests.browser.test_subscribe_flow import ARGS, CHROMIUM
+from tests.browser.test_subscribe_flow import CHROMIUM
 from tests.web_support import ADMIN_TOKEN, running_site
 
 pytestmark = [
@@ -21,14 +20,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def test_api_docs_render_and_try_a_call(

@@ -5,18 +5,17 @@ finds no serious or critical violation on any page. Screenshots go to tests/arti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
 from m5syndicate.store import editions as edition_store
 from m5syndicate.store import migrate
-from tests.browser.test_subscribe_flow import ARGS, CHROMIUM, shot
+from tests.browser.test_subscribe_flow import CHROMIUM, shot
 from tests.integration.test_console import ADMIN, PASSWORD, add_admin_by_cli, edition_being_sent
 from tests.web_support import running_site
 
@@ -28,14 +27,6 @@ pytestmark = [
 ]
 AXE = Axe()
 BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def accessible(page: Page, name: str) -> None:

@@ -5,11 +5,10 @@ click, resubscribe. Screenshots go to tests/artifacts/ (not tracked)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
 from m5syndicate.subscribers import roster
@@ -46,14 +45,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def shot(page: Page, name: str) -> None:

@@ -4,9 +4,6 @@ acted on and moved to .Processed, the one it cannot read kept and flagged."""
 from __future__ import annotations
 
 import mailbox
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,22 +12,8 @@ from sqlalchemy.engine import Engine
 from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.schema import bounces, subscribers
 from tests.bounce_mail import ONE_EACH, Sent, returned_mails, sent_digests
-from tests.conftest import REPO
 from tests.digests import SECRET, settings_for
-
-
-def m5(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": str(REPO / "src"), **env}
-    full.pop("M5_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "m5syndicate", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+from tests.integration.test_cli import m5
 
 
 def outcome(engine: Engine, sent: list[Sent]) -> dict[str, tuple[str, bool, list[str]]]:
@@ -66,7 +49,7 @@ def test_bounces_command_acts_on_each_mail_and_moves_it(
         "M5_BOUNCES__MAILBOX": f"maildir:{tmp_path / 'bounces'}",
     }
 
-    first = m5(env, "bounces")
+    first = m5("bounces", env=env)
 
     assert first.returncode == 0, first.stderr
     assert "9 mails read; recorded complaint 1, hard 3, soft 1, unsubscribe 1" in first.stdout
@@ -99,11 +82,11 @@ def test_bounces_command_acts_on_each_mail_and_moves_it(
     assert [m.get_flags() for m in kept] == ["F"]
     assert b"Returned mail" in kept.get_bytes(next(iter(kept.keys())))
 
-    again = m5(env, "bounces")
+    again = m5("bounces", env=env)
     assert again.returncode == 0, again.stderr
     assert "0 mails read" in again.stdout
 
-    status = m5(env, "status")
+    status = m5("status", env=env)
     assert status.returncode == 0, status.stderr
     assert "bounces and complaints per edition" in status.stdout
     assert "33.33%" in status.stdout  # 3 hard of 9 sent
@@ -122,9 +105,9 @@ def test_a_mail_read_twice_is_recorded_once(
         "M5_BOUNCES__MAILBOX": f"maildir:{tmp_path / 'box'}",
     }
     inbox.add(mailbox.MaildirMessage(data))
-    assert "hard 1" in m5(env, "bounces").stdout
+    assert "hard 1" in m5("bounces", env=env).stdout
     inbox.add(mailbox.MaildirMessage(data))  # the same report, delivered again
-    second = m5(env, "bounces")
+    second = m5("bounces", env=env)
     assert "recorded nothing" in second.stdout and "1 seen before" in second.stdout
 
 
@@ -134,7 +117,7 @@ def test_a_missing_maildir_is_one_clear_error(database_url: str, tmp_path: Path)
         "M5_SECRET_KEY": SECRET,
         "M5_BOUNCES__MAILBOX": f"maildir:{tmp_path / 'none'}",
     }
-    assert m5(env, "db", "upgrade").returncode == 0
-    result = m5(env, "bounces")
+    assert m5("db", "upgrade", env=env).returncode == 0
+    result = m5("bounces", env=env)
     assert result.returncode == 1
     assert "is not a Maildir" in result.stderr and "Traceback" not in result.stderr
