@@ -287,6 +287,16 @@ class FeedsSettings(Section):
                 )
         return entries
 
+    @property
+    def category_labels(self) -> dict[str, dict[str, str]]:
+        """``category_names`` as slug -> language -> name (the validator checked the form)."""
+        found: dict[str, dict[str, str]] = {}
+        for entry in self.category_names:
+            key, _, name = entry.partition("=")
+            slug, _, language = key.partition(":")
+            found.setdefault(slug.strip(), {})[language.strip()] = name.strip()
+        return found
+
 
 class NewsletterSettings(Section):
     sender: str = setting("M5 Dergi <bulten@example.org>", "From address of every mail", key="from")
@@ -525,6 +535,14 @@ class BouncesSettings(Section):
         return parse_duration(self.every)
 
 
+class TrackingSettings(Section):
+    clicks: bool = setting(
+        True,
+        "count clicks per article and edition: digest links go through /r/ on public_url "
+        "(the same link for every reader; no one's identity is recorded)",
+    )
+
+
 class Settings(BaseSettings, Section):
     """Every section. pydantic-settings' sources read the file and the environment with
     this class's config (in ``load_settings``, one layer at a time); building ``Settings``
@@ -551,6 +569,7 @@ class Settings(BaseSettings, Section):
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     bounces: BouncesSettings = BouncesSettings()
+    tracking: TrackingSettings = TrackingSettings()
     path: str = ""  # the file it was read from, for messages; set by load_settings
 
     @classmethod

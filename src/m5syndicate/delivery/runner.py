@@ -83,6 +83,7 @@ class EditionRun:
             parts.links,
             clock.now(),
             verp=delivery_signer(settings),
+            category_names=settings.feeds.category_labels,
         )
         self.failures_in_a_row = 0
         self.paused = ""  # why the edition paused, once it has

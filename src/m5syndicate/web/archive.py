@@ -213,7 +213,13 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     shown = tuple(a for a in edition.articles if a.language == language)
     if not shown:
         raise NotFound(f"archive: edition {edition.slug} has no articles in {language!r}")
-    page = digest_page(edition, Selection(shown, frozenset(), 0), language, runtime.settings.site)
+    page = digest_page(
+        edition,
+        Selection(shown, frozenset(), 0),
+        language,
+        runtime.settings.site,
+        category_names=runtime.settings.feeds.category_labels,
+    )
     mark_withdrawn(page, shown, language)
     subscribe = f"{page.public_url}/subscribe"
     context = {
