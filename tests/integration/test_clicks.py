@@ -21,7 +21,7 @@ from m5syndicate.subscribers.links import LinkSigner
 from m5syndicate.web.clicks import REDIRECT_HEADERS
 from tests.digests import NOW, add_subscribers, make_article, store_articles
 from tests.integration.test_console import console
-from tests.web_support import SECRET, Site, running_site
+from tests.web_support import ADMIN_TOKEN, SECRET, Site, running_site
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
 CONCURRENT = 40
@@ -166,20 +166,42 @@ def test_with_clicks_off_mails_link_directly_and_old_links_still_work(
         assert counted(site) == {}
 
 
-def test_the_console_edition_page_lists_clicks_most_clicked_first(
+def test_the_console_and_the_api_list_clicks_most_clicked_first(
     engine: Engine, tmp_path: Path
 ) -> None:
-    sent_site_setup(engine)
+    korvet_id, uydu_id = sent_site_setup(engine)
     with running_site(engine, tmp_path) as site:
         send_edition(site)
         links = click_links(site, site.wait_for_mails(2)[0])
         asyncio.run(many_clicks(links["Haber korvet"], 2))
         asyncio.run(many_clicks(links["Haber uydu"], 5))
+        edition_id = int(links["Haber uydu"].split("/")[-3])
+        api = f"{site.url}/api/editions/{edition_id}/clicks"
+        shown = httpx.get(api, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert shown.status_code == 200
+        assert shown.json() == {
+            "edition_id": edition_id,
+            "slug": "daily-2026-11-28",
+            "state": "done",
+            "total": 7,
+            "articles": [
+                {"article_id": uydu_id, "title": "Haber uydu", "clicks": 5,
+                 "url": "https://m5.test/uydu/"},
+                {"article_id": korvet_id, "title": "Haber korvet", "clicks": 2,
+                 "url": "https://m5.test/korvet/"},
+            ],
+        }  # fmt: skip
+        assert httpx.get(api).status_code == 401
+        missing = httpx.get(
+            f"{site.url}/api/editions/{edition_id + 1}/clicks",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert missing.status_code == 404 and "no edition" in missing.json()["error"]
     with console(engine, tmp_path / "console") as (_site, client):
         with _site.runtime.engine.connect() as conn:
             [edition] = edition_store.list_recent_editions(conn)
         page = client.get(f"/admin/editions/{edition.id}").text
         table = page.split('<table class="clicks">', 1)[1].split("</table>", 1)[0]
-        rows = re.findall(r"<tr><td>(Haber \w+)</td><td>(\d+)</td></tr>", table)
+        rows = re.findall(r'<tr><td>(Haber \w+)</td><td class="count">(\d+)</td></tr>', table)
         assert rows == [("Haber uydu", "5"), ("Haber korvet", "2")]
-        assert "<td>7</td>" in table  # the total
+        assert '<td class="count">7</td>' in table  # the total

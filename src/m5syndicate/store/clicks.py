@@ -10,11 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.schema import article_clicks, articles, edition_articles, editions
+
+
+@dataclass(frozen=True)
+class ArticleClicks:
+    article_id: int
+    title: str
+    url: str
+    clicks: int
 
 
 @dataclass(frozen=True)
@@ -82,3 +90,23 @@ def edition_clicks(conn: Connection, edition_id: int) -> dict[int, int]:
         )
     )
     return {int(row.article_id): int(row.clicks) for row in rows}
+
+
+def clicks_by_article(conn: Connection, edition_id: int) -> list[ArticleClicks]:
+    """Every article of the edition with its clicks (0 when none), most clicked first,
+    ties in the edition's order."""
+    clicks = func.coalesce(article_clicks.c.clicks, 0)
+    counted = (edition_articles.c.edition_id == article_clicks.c.edition_id) & (
+        edition_articles.c.article_id == article_clicks.c.article_id
+    )
+    rows = conn.execute(
+        select(articles.c.id, articles.c.title, articles.c.url, clicks.label("clicks"))
+        .select_from(
+            edition_articles.join(
+                articles, articles.c.id == edition_articles.c.article_id
+            ).outerjoin(article_clicks, counted)
+        )
+        .where(edition_articles.c.edition_id == edition_id)
+        .order_by(clicks.desc(), edition_articles.c.position)
+    )
+    return [ArticleClicks(int(r.id), r.title, r.url, int(r.clicks)) for r in rows]

@@ -20,7 +20,7 @@ from m5syndicate.delivery.preview import (
     send_test,
 )
 from m5syndicate.errors import InputError, M5Error, NotFound
-from m5syndicate.models import Article, Edition
+from m5syndicate.models import Edition
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import clicks as click_store
 from m5syndicate.store import deliveries as ledger
@@ -82,27 +82,14 @@ def previews_of(runtime: Runtime, edition: Edition) -> list[VariantPreview]:
     return found
 
 
-@dataclass(frozen=True)
-class ArticleClicks:
-    article: Article
-    clicks: int
-
-
-def clicks_of(edition: Edition, counted: dict[int, int]) -> list[ArticleClicks]:
-    """Every article of the edition with its clicks, most clicked first (ties in the
-    edition's order)."""
-    rows = [ArticleClicks(a, counted.get(a.id or 0, 0)) for a in edition.articles]
-    return sorted(rows, key=lambda row: -row.clicks)
-
-
 def detail_data(runtime: Runtime, edition_id: int) -> dict[str, Any]:
     edition = edition_of(runtime, edition_id)
     with runtime.engine.connect() as conn:
         failures = ledger.failed_deliveries(conn, edition_id)
-        counted = click_store.edition_clicks(conn, edition_id)
+        clicks = click_store.clicks_by_article(conn, edition_id)
     return {
-        "clicks": clicks_of(edition, counted),
-        "clicks_total": sum(counted.values()),
+        "clicks": clicks,
+        "clicks_total": sum(row.clicks for row in clicks),
         "tracking": runtime.settings.tracking.clicks,
         "edition": edition,
         "progress": progress_of(runtime, edition),
