@@ -20,7 +20,7 @@ from m5syndicate.store import editions as edition_store
 from m5syndicate.subscribers.links import LinkSigner
 from m5syndicate.web.clicks import REDIRECT_HEADERS
 from tests.digests import NOW, add_subscribers, make_article, store_articles
-from tests.integration.test_console import console
+from tests.integration.test_console import ADMIN, console, csrf_of
 from tests.web_support import ADMIN_TOKEN, SECRET, Site, running_site
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
@@ -197,11 +197,20 @@ def test_the_console_and_the_api_list_clicks_most_clicked_first(
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         )
         assert missing.status_code == 404 and "no edition" in missing.json()["error"]
-    with console(engine, tmp_path / "console") as (_site, client):
-        with _site.runtime.engine.connect() as conn:
+    with console(engine, tmp_path / "console") as (admin_site, client):
+        with admin_site.runtime.engine.connect() as conn:
             [edition] = edition_store.list_recent_editions(conn)
         page = client.get(f"/admin/editions/{edition.id}").text
         table = page.split('<table class="clicks">', 1)[1].split("</table>", 1)[0]
         rows = re.findall(r'<tr><td>(Haber \w+)</td><td class="count">(\d+)</td></tr>', table)
         assert rows == [("Haber uydu", "5"), ("Haber korvet", "2")]
         assert '<td class="count">7</td>' in table  # the total
+        # An admin's clicks are not readers': previews and test mails link directly.
+        assert "/r/" not in page and "https://m5.test/uydu/" in page
+        token = csrf_of(client.get(f"/admin/editions/{edition.id}"))
+        client.post(
+            f"/admin/editions/{edition.id}/test",
+            data={"csrf_token": token, "language": "tr", "format": "html"},
+        )
+        [test_mail] = [m for m in admin_site.wait_for_mails(1) if m["To"] == ADMIN]
+        assert "/r/" not in texts(test_mail) and "https://m5.test/uydu/" in texts(test_mail)
