@@ -6,11 +6,14 @@ count; the console's edition page shows the counts, most clicked first."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from m5syndicate.delivery.send import SendOptions, send_due
@@ -214,3 +217,19 @@ def test_the_console_and_the_api_list_clicks_most_clicked_first(
         )
         [test_mail] = [m for m in admin_site.wait_for_mails(1) if m["To"] == ADMIN]
         assert "/r/" not in texts(test_mail) and "https://m5.test/uydu/" in texts(test_mail)
+
+
+def test_a_count_that_fails_still_leads_to_the_article(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent_site_setup(engine)
+    with running_site(engine, tmp_path) as site:
+        send_edition(site)
+        link = click_links(site, site.wait_for_mails(2)[0])["Haber korvet"]
+        with site.runtime.engine.begin() as conn:
+            conn.execute(text("DROP TABLE article_clicks"))  # every count now fails
+        with caplog.at_level(logging.WARNING, logger="m5.web"):
+            answer = httpx.get(link, headers=BROWSER)
+        assert answer.status_code == 302
+        assert answer.headers["location"] == "https://m5.test/korvet/"
+        assert "click: not counted for edition" in caplog.text

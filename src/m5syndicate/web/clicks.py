@@ -17,6 +17,7 @@ browsers do count: the figures are clicks, not readers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 from starlette.datastructures import Headers
@@ -25,13 +26,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m5syndicate.digest.render import web_url
-from m5syndicate.errors import NotFound
+from m5syndicate.errors import NotFound, StoreError
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import clicks as click_store
 from m5syndicate.store.editions import SENT_STATES
 from m5syndicate.subscribers.links import verify_click
 from m5syndicate.web.render import runtime_of
 
+log = logging.getLogger("m5.web")
 PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
 BOT_AGENT = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|preview|prefetch|scanner|facebookexternalhit|"
@@ -68,18 +70,30 @@ def follow_link(
     runtime: Runtime, edition_id: int, article_id: int, method: str, headers: Headers
 ) -> str:
     """Where the link leads (counting the click when it counts); NotFound if nowhere."""
-    with runtime.engine.begin() as conn:
+    with runtime.engine.connect() as conn:
         target = click_store.click_target(conn, edition_id, article_id)
-        if target is None:
-            raise NotFound(f"click: no article {article_id} in edition {edition_id}")
-        if target.article_status == "withdrawn":
-            return f"/archive/{target.edition_slug}?lang={target.article_language}"
-        url = web_url(target.url)  # the URL policy again: never a javascript: redirect
-        if not url:
-            raise NotFound(f"click: article {article_id} has no web address")
-        if counts(method, headers, runtime.settings.tracking.clicks, target.edition_state):
-            click_store.count_click(conn, edition_id, article_id, runtime.clock())
+    if target is None:
+        raise NotFound(f"click: no article {article_id} in edition {edition_id}")
+    if target.article_status == "withdrawn":
+        return f"/archive/{target.edition_slug}?lang={target.article_language}"
+    url = web_url(target.url)  # the URL policy again: never a javascript: redirect
+    if not url:
+        raise NotFound(f"click: article {article_id} has no web address")
+    if counts(method, headers, runtime.settings.tracking.clicks, target.edition_state):
+        record_click(runtime, edition_id, article_id)
     return url
+
+
+def record_click(runtime: Runtime, edition_id: int, article_id: int) -> None:
+    """Count it; a count that fails (a locked or failing database) is logged and never
+    keeps the reader from the article."""
+    try:
+        with runtime.engine.begin() as conn:
+            click_store.count_click(conn, edition_id, article_id, runtime.clock())
+    except StoreError as exc:
+        log.warning(
+            "click: not counted for edition %s, article %s: %s", edition_id, article_id, exc
+        )
 
 
 async def click(request: Request) -> Response:
