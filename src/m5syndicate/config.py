@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -114,6 +115,16 @@ def parse_duration(text: str) -> int:
     return int(text[:-1]) * units[text[-1]]
 
 
+def checked_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+# A duration key keeps its text ("10m") for `config show`; its section's ``*_seconds``
+# property reads it as seconds.
+Duration = Annotated[str, AfterValidator(checked_duration)]
+
+
 class Section(BaseModel):
     """A table of settings: frozen, unknown keys refused, read by TOML name or field name."""
 
@@ -185,7 +196,7 @@ class CollectSettings(Section):
         ge=0,
         le=1440,
     )
-    reconcile_every: str = setting(
+    reconcile_every: Duration = setting(
         "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
     )
     max_backoff_minutes: int = setting(
@@ -201,12 +212,6 @@ class CollectSettings(Section):
         "slug=language: articles in that category are in that language, whatever the "
         "source or the page says (a post's own multilingual-plugin field still wins)",
     )
-
-    @field_validator("reconcile_every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @field_validator("category_languages")
     @classmethod
@@ -233,18 +238,12 @@ class SourceSettings(Section):
     url: str = setting(
         REQUIRED, "API root, feed or section URL; a folder path for directory", min_length=1
     )
-    every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
+    every: Duration = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
     categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
     language: Literal["", Language] = setting(
         "", "language of its articles (tr or en), unless the post or its category says another"
     )
     enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
-
-    @field_validator("every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @property
     def every_seconds(self) -> int:
@@ -434,10 +433,10 @@ class WebSettings(Section):
 
 
 class ScheduleSettings(Section):
-    catch_up_grace: str = setting(
+    catch_up_grace: Duration = setting(
         "6h", "a digest missed while down still goes out this late; later it is noted as missed"
     )
-    leader_check: str = setting(
+    leader_check: Duration = setting(
         "15s", "how often a waiting instance tries to take over from a dead leader"
     )
     retention_days: int = setting(
@@ -447,12 +446,6 @@ class ScheduleSettings(Section):
         le=36500,
     )
     log_json: bool = setting(False, "log one JSON object per line (stable keys) instead of text")
-
-    @field_validator("catch_up_grace", "leader_check")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @property
     def catch_up_grace_seconds(self) -> int:
@@ -477,7 +470,7 @@ class BouncesSettings(Section):
         "envelope sender of each digest, {token} naming the delivery "
         "(empty: bounces+{token}@ the From domain)",
     )
-    every: str = setting("5m", "how often `run` reads the bounce mailbox")
+    every: Duration = setting("5m", "how often `run` reads the bounce mailbox")
     soft_limit: int = setting(
         3, "soft bounces within soft_window_days that suppress an address", ge=1, le=1000
     )
@@ -505,12 +498,6 @@ class BouncesSettings(Section):
     ses_topic_arns: list[str] = setting(
         [], "SNS topics whose SES notifications are accepted (empty: SES hook off)"
     )
-
-    @field_validator("every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @field_validator("mailbox")
     @classmethod
