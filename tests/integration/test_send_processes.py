@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from m5syndicate.store.schema import deliveries
+from tests.conftest import REPO
 from tests.integration.test_send_cli import ledger_counts, seed, send_env, start_send
 from tests.smtpd import Faults, FaultySMTPServer
 
@@ -97,6 +98,35 @@ def test_sigterm_to_the_parent_stops_every_process_cleanly(engine: Engine) -> No
         assert rerun.returncode == 0, err
         received = server.handler.counts()
     assert sorted(received) == sorted(emails) and max(received.values()) == 1
+
+
+def test_ctrl_c_to_the_whole_group_stops_every_process_cleanly(engine: Engine) -> None:
+    """A terminal's Ctrl-C reaches every process of the group: the children leave it to
+    the parent, which stops them once (a second signal would abort)."""
+    emails = seed(engine, 200)
+    with FaultySMTPServer(Faults(delay=0.05)) as server:
+        env = send_env(engine, server.url, M5_DELIVERY__BATCH_SIZE="20")
+        command = [sys.executable, "-m", "m5syndicate", "send", "--cadence", "daily"]
+        parent = subprocess.Popen(
+            [*command, "--processes", "2"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a shell gives it
+        )
+        children = children_of(parent.pid)
+        server.wait_for(20)
+        os.killpg(parent.pid, signal.SIGINT)
+        _, err = parent.communicate(timeout=60)
+        assert parent.returncode == 1, err
+        assert "stopped early (interrupted)" in err and "aborting" not in err
+        assert not any(alive(child) for child in children)
+        counts = ledger_counts(engine)
+        assert counts["sending"] == 0
+        assert counts["sent"] == len(server.handler.received) < len(emails)
+    assert max(server.handler.counts().values()) == 1
 
 
 def test_a_killed_child_is_retaken_by_the_other_after_its_lease(engine: Engine) -> None:

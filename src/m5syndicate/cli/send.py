@@ -151,7 +151,9 @@ def send_with_processes(runtime: Runtime, options: SendOptions, wanted: int) -> 
     elapsed = group.elapsed()
     group.raise_failure()
     report = close_after_processes(engine, opened, group.reports, elapsed, runtime.clock())
-    if group.died and not group.stopping:
+    if group.stopping:  # asked to stop (a child that failed has raised above)
+        report.stopped = "interrupted"
+    elif group.died:
         for died in group.died:
             click.secho(f"warning: {died}", fg="yellow", err=True)
         left = sum(r.counts["pending"] + r.counts["sending"] for r in report.editions)
