@@ -148,6 +148,34 @@ def test_a_killed_child_is_retaken_by_the_other_after_its_lease(engine: Engine) 
     assert "done" in out
 
 
+def test_a_worker_joins_the_processes_of_a_send(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("workers on other machines share a PostgreSQL")
+    emails = seed(engine, 400)
+    with FaultySMTPServer(Faults(delay=0.05)) as server:
+        env = send_env(engine, server.url, M5_DELIVERY__BATCH_SIZE="20")
+        sender = start_send(env, "--processes", "2")
+        children_of(sender.pid)
+        server.wait_for(10)  # the edition is frozen and being sent
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "m5syndicate", "worker"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _, err = sender.communicate(timeout=180)
+        worker.send_signal(signal.SIGTERM)
+        _, worker_err = worker.communicate(timeout=60)
+        received = server.handler.counts()
+    assert sender.returncode == 0, err
+    assert worker.returncode == 0, worker_err
+    assert sorted(received) == sorted(emails) and max(received.values()) == 1
+    assert ledger_counts(engine) == {"sent": 400}
+    assert len(workers(engine)) == 3  # two processes of the send, and the worker
+
+
 def test_processes_flag_is_in_the_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "m5syndicate", "send", "--help"],

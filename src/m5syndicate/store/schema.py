@@ -270,7 +270,6 @@ deliveries = Table(
     # million-row edition does not step over every finished one (migration 0008).
     Index(
         "ix_deliveries_unfinished",
-        "edition_id",
         "id",
         postgresql_where=text("state IN ('pending', 'sending')"),
         sqlite_where=text("state IN ('pending', 'sending')"),
