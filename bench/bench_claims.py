@@ -7,8 +7,9 @@ In a fresh PostgreSQL schema (dropped at the end): 1,000,000 confirmed subscribe
 one frozen daily edition with a ledger row each. Then:
 
 1. EXPLAIN (ANALYZE, BUFFERS) of the statement `claim_batch` really sends (captured from
-   the driver, run in a transaction that is rolled back), on a fresh ledger and with 90%
-   of it finished (sent rows ahead of the pending ones in id order, the end of a send).
+   the driver, run in a transaction that is rolled back), on a fresh ledger, with half and
+   with 90% of it sent (the sent rows ahead of the pending ones in id order, as in a send;
+   VACUUM ANALYZE first, so the planner's statistics are fresh).
 2. The ledger alone, no mail: 1, 2 and 4 processes each claiming batches and recording
    them sent (`claim_batch` + `record_outcomes`): delivery rows claimed/s and written/s.
 3. Mail: rounds alternating A) the raw baseline, aiosmtplib `sendmail(bytes)` of one

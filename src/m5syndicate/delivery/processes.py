@@ -151,6 +151,8 @@ class ProgressRelay:
         self.pending: Snapshot | None = None
 
     def __call__(self, progress: Progress) -> None:
+        if self.pending is not None and self.pending.edition != progress.edition:
+            self.flush()  # the previous edition's last tally, before the next one's
         self.pending = Snapshot(self.child, progress.edition, replace(progress.tally))
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY or progress.finished >= progress.total:
@@ -198,7 +200,6 @@ class ProcessGroup:
         self.children: list[Child] = []
         self.progress: dict[str, EditionProgress] = {}
         self.stopping = False
-        self.aborted = False
         self.started = time.monotonic()
 
     def start(self) -> None:
@@ -219,20 +220,18 @@ class ProcessGroup:
         self.progress[edition] = EditionProgress(total, finished_before)
 
     def stop(self) -> None:
-        """Each child finishes its messages in flight and releases its claims."""
+        """Each child finishes its messages in flight and releases its claims (SIGTERM)."""
         self.stopping = True
-        self.signal_all(signal.SIGTERM)
+        for process in self.running():
+            process.terminate()
 
     def abort(self) -> None:
         """Kill the children: like a crash, their claims come back after the lease."""
-        self.aborted = True
-        self.signal_all(signal.SIGKILL)
+        for process in self.running():
+            process.kill()
 
-    def signal_all(self, signum: int) -> None:
-        for child in self.children:
-            if child.process.is_alive() and child.process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.kill() if signum == signal.SIGKILL else child.process.terminate()
+    def running(self) -> list[BaseProcess]:
+        return [child.process for child in self.children if child.process.is_alive()]
 
     def watch(self, on_progress: ProgressCallback | None) -> None:
         """Relay messages until every child has ended; a failing child stops the rest."""
