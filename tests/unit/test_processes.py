@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime
 
 import pytest
 
 from m5syndicate.config import load_settings
 from m5syndicate.delivery.pacing import Budget
-from m5syndicate.delivery.processes import child_jobs, split
-from m5syndicate.delivery.reports import Tally
+from m5syndicate.delivery.processes import (
+    ProcessGroup,
+    ProgressRelay,
+    Snapshot,
+    child_jobs,
+    split,
+)
+from m5syndicate.delivery.reports import Progress, Tally
 from m5syndicate.delivery.send import OpenEdition, OpenedSend, SendOptions, add_tallies
 from m5syndicate.models import Edition
 
@@ -76,3 +83,35 @@ def test_add_tallies_adds_every_field() -> None:
     two = Tally(sent=10, unknown=2)
     assert add_tallies([one, two]) == Tally(sent=13, failed=1, skipped=2, retried=4, unknown=3)
     assert add_tallies([]) == Tally()
+
+
+def progress(edition: str, finished: int, total: int, sent: int) -> Progress:
+    return Progress(edition, total, finished, Tally(sent=sent), elapsed=1.0)
+
+
+def test_the_relay_sends_each_editions_last_tally() -> None:
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    relay = ProgressRelay(sender, child=1)
+    relay(progress("daily-a", 1, 100, 1))  # the first goes at once
+    relay(progress("daily-a", 2, 100, 2))  # within PROGRESS_EVERY: held back
+    relay(progress("daily-b", 1, 50, 1))  # a new edition: daily-a's last one goes first
+    relay.flush()
+    got = []
+    while receiver.poll():
+        got.append(receiver.recv())
+    assert got == [
+        Snapshot(1, "daily-a", Tally(sent=1)),
+        Snapshot(1, "daily-a", Tally(sent=2)),
+        Snapshot(1, "daily-b", Tally(sent=1)),
+    ]
+
+
+def test_the_parent_adds_up_the_latest_tally_of_each_child() -> None:
+    group = ProcessGroup(print, [])
+    group.expect("daily-a", total=100, finished_before=10)
+    shown: list[Progress] = []
+    group.count(Snapshot(0, "daily-a", Tally(sent=5)), shown.append)
+    group.count(Snapshot(1, "daily-a", Tally(sent=3, failed=1)), shown.append)
+    group.count(Snapshot(0, "daily-a", Tally(sent=7)), shown.append)  # child 0 moved on
+    last = shown[-1]
+    assert (last.total, last.finished, last.tally) == (100, 21, Tally(sent=10, failed=1))
