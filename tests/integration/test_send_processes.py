@@ -152,7 +152,8 @@ def test_a_worker_joins_the_processes_of_a_send(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("workers on other machines share a PostgreSQL")
     emails = seed(engine, 400)
-    with FaultySMTPServer(Faults(delay=0.05)) as server:
+    # 2 processes x 2 connections at 0.2 s a message: 20 s, time for the worker to start.
+    with FaultySMTPServer(Faults(delay=0.2)) as server:
         env = send_env(engine, server.url, M5_DELIVERY__BATCH_SIZE="20")
         sender = start_send(env, "--processes", "2")
         children_of(sender.pid)
