@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -23,13 +28,35 @@ from m5syndicate.delivery.preview import (
     sample_recipient,
     send_test,
 )
-from m5syndicate.delivery.send import Progress, SendOptions, SendReport, send_due
+from m5syndicate.delivery.processes import (
+    ChildJob,
+    ProcessGroup,
+    child_jobs,
+    ignore_interrupts,
+    serve_as_child,
+)
+from m5syndicate.delivery.send import (
+    Progress,
+    SendOptions,
+    SendReport,
+    close_after_processes,
+    open_due_editions,
+    send_due,
+)
 from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.runtime import Runtime
 from m5syndicate.store import migrate
 from m5syndicate.subscribers.links import LinkSigner
 
 FAILURES_SHOWN = 50
+PROCESS_DIED = "a sending process died"
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity), not merely the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @main.command()
@@ -46,6 +73,15 @@ FAILURES_SHOWN = 50
 @click.option(
     "--retry-failed", is_flag=True, help="Give failed deliveries of the editions another go."
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=cores,
+    show_default="the number of cores",
+    help="Sending processes sharing the work through the ledger; [delivery] concurrency "
+    "and rate_per_second are split among them. Fewer are started when there is less than "
+    "a batch ([delivery] batch_size) each. 1: send in this process.",
+)
 @pass_context
 def send(
     obj: Context,
@@ -55,11 +91,14 @@ def send(
     subscriber: str | None,
     limit: int | None,
     retry_failed: bool,
+    processes: int,
 ) -> None:
     """Freeze the due edition(s) and deliver them, resuming any unfinished one.
 
     Safe to run again at any time, also after a crash: nobody gets an edition twice.
     Shows progress and a summary; exit code 3 when some deliveries failed permanently.
+    Ctrl-C or SIGTERM: every process finishes its messages in flight and releases the
+    rest; a second one aborts (what was claimed comes back after [delivery] lease_seconds).
     """
     runtime = obj.runtime()
     if not dry_run:
@@ -75,7 +114,10 @@ def send(
     if subscriber:
         raise InputError("send: --subscriber goes with --test-to")
     options = SendOptions(cadences=cadences, limit=limit, retry_failed=retry_failed)
-    report = asyncio.run(run_send(runtime, options))
+    if processes > 1:
+        report = send_with_processes(runtime, options, processes)
+    else:
+        report = asyncio.run(run_send(runtime, options))
     print_report(report)
     finish(report)
 
@@ -86,6 +128,75 @@ async def run_send(runtime: Runtime, options: SendOptions) -> SendReport:
     install_stop_handlers(stop)
     async with runtime.sending() as parts:
         return await send_due(parts, runtime.clock(), options, stop, ProgressLine())
+
+
+def send_with_processes(runtime: Runtime, options: SendOptions, wanted: int) -> SendReport:
+    """The parent of `send --processes N`: open the editions, start the children, add up
+    their work. It sends nothing itself (delivery/processes.py)."""
+    runtime.link_signer  # noqa: B018 -- fails early, saying how, when M5_SECRET_KEY is unset
+    now = runtime.clock()
+    engine, settings = runtime.engine, runtime.settings
+    opened = asyncio.run(open_due_editions(engine, settings, now, options))
+    count = opened.processes_for(wanted, settings)
+    if count == 1:
+        return asyncio.run(run_send(runtime, options))
+    jobs = child_jobs(settings, options, now, count, opened.budget.left)
+    group = ProcessGroup(sending_process, jobs)
+    for entry in opened.editions:
+        group.expect(entry.edition.slug, entry.total, entry.finished)
+    click.echo(f"sending with {count} processes", err=True)
+    with stop_on_signals(group):
+        group.start()
+        group.watch(ProgressLine())
+    elapsed = group.elapsed()
+    group.raise_failure()
+    report = close_after_processes(engine, opened, group.reports, elapsed, runtime.clock())
+    if group.stopping:  # asked to stop (a child that failed has raised above)
+        report.stopped = "interrupted"
+    elif group.died:
+        for died in group.died:
+            click.secho(f"warning: {died}", fg="yellow", err=True)
+        left = sum(r.counts["pending"] + r.counts["sending"] for r in report.editions)
+        report.stopped = report.stopped or (PROCESS_DIED if left or not report.editions else "")
+    return report
+
+
+def sending_process(job: ChildJob, pipe: Connection) -> None:
+    """One child of `send --processes N` (module level: "spawn" finds it by name)."""
+    ignore_interrupts()
+    runtime = Runtime(job.settings)
+    try:
+        asyncio.run(serve_as_child(runtime.sending, job, pipe))
+    finally:
+        runtime.close()
+
+
+@contextlib.contextmanager
+def stop_on_signals(group: ProcessGroup) -> Iterator[None]:
+    """First SIGINT/SIGTERM: every child stops cleanly. Second: kill them."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    received = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            click.echo(
+                "\nstopping: every process finishes the messages in flight, then releases "
+                "the rest (press Ctrl-C again to abort)",
+                err=True,
+            )
+            group.stop()
+        else:
+            click.echo("\naborting: what was claimed comes back after the lease", err=True)
+            group.abort()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -177,7 +288,7 @@ def finish(report: SendReport) -> None:
         left = sum(r.counts["pending"] + r.counts["sending"] for r in report.editions)
         left_pending = plural(left, "delivery", "deliveries")
         message = f"send: stopped early ({report.stopped}); {left_pending} left pending"
-        if report.stopped == "interrupted":
+        if report.stopped in ("interrupted", PROCESS_DIED):
             raise DeliveryError(message + "; run `m5syndicate send` again to finish")
         click.echo(message + "; run `m5syndicate send` again to go on")
     if report.failures:

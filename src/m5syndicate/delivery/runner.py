@@ -42,6 +42,7 @@ from m5syndicate.store.deliveries import Outcome
 
 log = logging.getLogger("m5.send")
 Renew = Callable[[datetime], object]
+OTHERS_POLL_SECONDS = 1.0  # longest wait before looking at the ledger again
 
 
 def worker_name() -> str:
@@ -140,7 +141,11 @@ class EditionRun:
             due = await ride_out("reading the ledger", self.grace, self.next_due)
             if due is None:
                 return
-            await self.wait_for_change(max((due - self.clock.now()).total_seconds(), 0.05))
+            # `due` is often another sender's lease end (another process of `send
+            # --processes`, a worker): it may finish its rows long before, so look again
+            # soon and end with the edition, not a lease later.
+            wait = (due - self.clock.now()).total_seconds()
+            await self.wait_for_change(min(max(wait, 0.05), OTHERS_POLL_SECONDS))
 
     async def wait_for_change(self, timeout: float) -> None:
         self.changed.clear()

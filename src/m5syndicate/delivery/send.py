@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from m5syndicate.config import Settings
 from m5syndicate.delivery.outage import LeasesLost, gave_up, ride_out
 from m5syndicate.delivery.pacing import Budget, Clock
 from m5syndicate.delivery.parts import SendOptions, SendParts
@@ -67,7 +70,9 @@ async def send_due(
     clock = Clock(now)
     grace = parts.settings.database.outage_grace_seconds
     budget = await ride_out(
-        "counting today's messages", grace, lambda: make_budget(parts, options, now)
+        "counting today's messages",
+        grace,
+        lambda: make_budget(parts.engine, parts.settings, options, now),
     )
     report = SendReport()
     for cadence in options.cadences:
@@ -97,11 +102,11 @@ async def send_due(
     return report
 
 
-def make_budget(parts: SendParts, options: SendOptions, now: datetime) -> Budget:
+def make_budget(engine: Engine, settings: Settings, options: SendOptions, now: datetime) -> Budget:
     budget = Budget(options.limit, "--limit reached")
-    cap = parts.settings.delivery.daily_cap
+    cap = settings.delivery.daily_cap
     if cap:
-        with parts.engine.connect() as conn:
+        with engine.connect() as conn:
             sent = ledger.count_sent_since(conn, now - timedelta(hours=24))
         if budget.left is None or cap - sent < budget.left:
             budget = Budget(max(cap - sent, 0), f"daily cap of {cap} messages reached")
@@ -184,12 +189,14 @@ def open_edition(
 
 
 def close_edition(
-    engine: Engine, edition: Edition, worker: str, paused: str, now: datetime
+    engine: Engine, edition: Edition, worker: str | None, paused: str, now: datetime
 ) -> EditionReport:
-    """Release what this run still holds; mark the edition paused or done."""
+    """Release what this run still holds (``worker``; None: a parent that holds
+    nothing); mark the edition paused or done."""
     edition_id = edition.id or 0
     with engine.begin() as conn:
-        ledger.release_worker(conn, edition_id, worker)
+        if worker is not None:
+            ledger.release_worker(conn, edition_id, worker)
         counts = ledger.edition_counts(conn, edition_id)
         if paused:
             edition.state = "paused"
@@ -207,3 +214,103 @@ def count_sending(metrics: Metrics, edition: EditionReport) -> None:
     metrics.smtp_replies.labels(code="250").inc(edition.tally.sent)
     for _address, code, _reply in edition.failures:
         metrics.smtp_replies.labels(code=str(code or "none")).inc()
+
+
+# --- several processes (processes.py): the parent opens the editions and closes them ----
+
+
+@dataclass
+class OpenEdition:
+    edition: Edition
+    total: int  # deliveries in all
+    finished: int  # finished before this run
+
+    @property
+    def left(self) -> int:
+        return self.total - self.finished
+
+
+@dataclass
+class OpenedSend:
+    """The due editions, frozen and opened once by the parent, and the run's budget."""
+
+    editions: list[OpenEdition]
+    budget: Budget
+
+    def processes_for(self, wanted: int, settings: Settings) -> int:
+        """No more processes than connections, than batches of work, or than the budget
+        allows: a process that could not claim a whole batch would only cost a start."""
+        delivery = settings.delivery
+        batches = -(-sum(e.left for e in self.editions) // delivery.batch_size)
+        useful = min(wanted, delivery.concurrency, batches)
+        if self.budget.left is not None:
+            useful = min(useful, self.budget.left)
+        return max(useful, 1)
+
+
+async def open_due_editions(
+    engine: Engine, settings: Settings, now: datetime, options: SendOptions
+) -> OpenedSend:
+    """What `send_due` does before it claims, for every due edition at once."""
+    grace = settings.database.outage_grace_seconds
+    budget = await ride_out(
+        "counting today's messages", grace, lambda: make_budget(engine, settings, options, now)
+    )
+    opened = []
+    for cadence in options.cadences:
+
+        def due(cadence: str = cadence) -> list[Edition]:
+            return editions_to_send(
+                engine,
+                cadence,
+                now,
+                settings.newsletter,
+                settings.site.timezone,
+                freeze_due=not options.resume_only,
+            )
+
+        for edition in await ride_out("finding the due editions", grace, due):
+
+            def open_one(edition: Edition = edition) -> tuple[int, int]:
+                return open_edition(engine, edition, options.retry_failed, now)
+
+            total, finished = await ride_out(f"opening {edition.slug}", grace, open_one)
+            opened.append(OpenEdition(edition, total, finished))
+    return OpenedSend(opened, budget)
+
+
+def close_after_processes(
+    engine: Engine,
+    opened: OpenedSend,
+    reports: Sequence[SendReport],
+    elapsed: float,
+    now: datetime,
+) -> SendReport:
+    """One summary for the children's work: their tallies added up per edition, the
+    ledger's counts and failures read once they have all ended."""
+    summary = SendReport()
+    for entry in opened.editions:
+        theirs = [
+            r for report in reports for r in report.editions if r.edition.id == entry.edition.id
+        ]
+        if not theirs:
+            continue  # no child reached it (stopped, or the budget ran out first)
+        paused = next((r.paused for r in theirs if r.paused), "")
+        report = close_edition(engine, entry.edition, None, paused, now)
+        report.tally = add_tallies(r.tally for r in theirs)
+        report.elapsed = elapsed
+        summary.editions.append(report)
+    stopped = [report.stopped for report in reports if report.stopped]
+    if "interrupted" in stopped:
+        summary.stopped = "interrupted"
+    elif stopped:
+        summary.stopped = opened.budget.reason
+    return summary
+
+
+def add_tallies(tallies: Iterable[Tally]) -> Tally:
+    summed = Tally()
+    for tally in tallies:
+        for name in (f.name for f in fields(Tally)):
+            setattr(summed, name, getattr(summed, name) + getattr(tally, name))
+    return summed
