@@ -15,7 +15,6 @@ out an outage of `[database] outage_grace_seconds` (outage.py).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import os
@@ -233,7 +232,7 @@ class EditionRun:
         if self.parts.sign is not None:
             # Inline: signing on worker threads was measured to cost more CPU per message
             # on two cores (BENCHMARKS.md, Send), not less.
-            envelope = dataclasses.replace(envelope, data=self.parts.sign(envelope.data))
+            envelope = envelope.signed_by(self.parts.sign)
         await self.limiter.wait()
         try:
             reply = await self.parts.transport.send(envelope)
