@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -58,7 +61,7 @@ sys.path.insert(0, str(code_under_test() / "src"))
 from aiosmtplib import SMTP  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, make_url, text  # noqa: E402
 
 from m5syndicate.collect.clean import content_hash  # noqa: E402
 from m5syndicate.config import SourceSettings, load_settings  # noqa: E402
@@ -111,8 +114,13 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
 # --- the database: seeded once, copied per run -------------------------------------
 
 
-def seed(path: Path, count: int) -> None:
-    engine = make_engine(f"sqlite:///{path}")
+def database_url(db: Path | str) -> str:
+    """A SQLite file, or a database URL as it is (PostgreSQL: a schema of its own)."""
+    return str(db) if "://" in str(db) else f"sqlite:///{db}"
+
+
+def seed(path: Path | str, count: int) -> None:
+    engine = make_engine(database_url(path))
     migrate.upgrade(engine)
     with engine.begin() as conn:
         sources.sync_sources(conn, [SourceSettings(name="wp", type="feed", url="x")], NOW)
@@ -169,12 +177,12 @@ def articles() -> list[Article]:
 # --- the runs (each in its own process) ---------------------------------------------
 
 
-def settings_for(db: Path, port: int, connections: int, dkim_key: str) -> Runtime:
+def settings_for(db: Path | str, port: int, connections: int, dkim_key: str) -> Runtime:
     settings = load_settings(
         path=None,
         env={},
         overrides={
-            "database": {"url": f"sqlite:///{db}"},
+            "database": {"url": database_url(db)},
             "site": {"public_url": "https://bulten.example.org"},
             "newsletter": {
                 "from": "M5 Dergi <bulten@example.org>",
@@ -232,7 +240,7 @@ def child(args: argparse.Namespace) -> None:
         message = Path(args.message).read_bytes()
         sent = asyncio.run(run_baseline(args.port, args.connections, message, args.count))
     else:
-        runtime = settings_for(Path(args.db), args.port, args.connections, args.dkim_key)
+        runtime = settings_for(args.db, args.port, args.connections, args.dkim_key)
         sent = asyncio.run(run_send(runtime))
         runtime.close()
     elapsed = time.perf_counter() - started
@@ -318,6 +326,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--memory", action="store_true", help="also 10x subscribers, once")
     parser.add_argument("--memory-subscribers", type=int, help="instead of 10x, with --memory")
+    parser.add_argument(
+        "--memory-postgresql",
+        default="",
+        help="with --memory: also on this PostgreSQL (URL; fresh schemas, dropped after)",
+    )
     parser.add_argument("--baseline-src", default="", help="also B0/C0: another checkout's code")
     parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
@@ -378,14 +391,45 @@ def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[d
         big_count = args.memory_subscribers or args.subscribers * 10
         big = folder / "big.db"
         seed(big, big_count)
-        found = measure("send", port, args.connections, db=str(big))
-        results["memory_big"] = [found]
-        print(
-            f"{big_count} subscribers: {found['rate']:.0f} msg/s rss {found['maxrss_mb']:.0f} MB",
-            flush=True,
-        )
+        results["memory_big"] = [memory_run(port, args.connections, big, big_count)]
+        big.unlink()
+        if args.memory_postgresql:
+            for name, count in (
+                ("memory_pg_small", args.subscribers),
+                ("memory_pg_big", big_count),
+            ):
+                with postgres_schema(args.memory_postgresql) as url:
+                    seed(url, count)
+                    results[name] = [memory_run(port, args.connections, url, count)]
     results["message_bytes"] = [{"size": float(len(message.read_bytes()))}]
     return results
+
+
+def memory_run(port: int, connections: int, db: Path | str, count: int) -> dict[str, float]:
+    found = measure("send", port, connections, db=str(db))
+    where = "PostgreSQL" if "://" in str(db) else "SQLite"
+    print(
+        f"{count} subscribers on {where}: {found['rate']:.0f} msg/s "
+        f"rss {found['maxrss_mb']:.0f} MB",
+        flush=True,
+    )
+    return found
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL at ``base``, as the URL to use; dropped after."""
+    schema = f"m5_bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]]) -> None:
@@ -416,19 +460,30 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]])
     if args.baseline_src:
         lines.append(f"\nB0 and C0: the code of {args.baseline_src} (`git -C` it for the commit).")
     if "memory_big" in results:
-        big = results["memory_big"][0]
-        small = median([r["maxrss_mb"] for r in results["send"]])
         big_count = args.memory_subscribers or args.subscribers * 10
-        lines.append(
-            f"\nPeak RSS of B at {big_count:,} subscribers: {big['maxrss_mb']:.0f} MB "
-            f"vs {small:.0f} MB at {args.subscribers:,} ({big['maxrss_mb'] / small - 1:+.0%}; "
-            f"target within 10%); {big['rate']:,.0f} msg/s."
-        )
+        small = median([r["maxrss_mb"] for r in results["send"]])
+        lines.append("")
+        lines.append(memory_line("SQLite", results["memory_big"][0], small, big_count, args))
+        if "memory_pg_big" in results:
+            small = results["memory_pg_small"][0]["maxrss_mb"]
+            lines.append(
+                memory_line("PostgreSQL", results["memory_pg_big"][0], small, big_count, args)
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
         with (ROOT / "BENCHMARKS.md").open("a", encoding="utf-8") as handle:
             handle.write(text)
+
+
+def memory_line(
+    where: str, big: dict[str, float], small: float, count: int, args: argparse.Namespace
+) -> str:
+    return (
+        f"Peak RSS of B on {where} at {count:,} subscribers: {big['maxrss_mb']:.0f} MB vs "
+        f"{small:.0f} MB at {args.subscribers:,} ({big['maxrss_mb'] / small - 1:+.0%}; target "
+        f"within 10%); {big['rate']:,.0f} msg/s."
+    )
 
 
 LABELS = {
