@@ -4,7 +4,8 @@ URLs (README, "Sending mail"): ``smtp://user:pass@host:587`` must upgrade with S
 (``?starttls=off`` sends in clear, ``?starttls=auto`` upgrades only if offered: both must
 be written out); ``smtps://host:465`` is TLS from the first byte. ``verify=false``,
 ``ca_file=PATH`` and ``local_hostname=NAME`` tune TLS and EHLO. Messages are handed over as
-bytes with ``sendmail`` (never ``send_message``, which may re-encode what DKIM signed).
+the exact bytes built (never ``send_message``, which may re-encode what DKIM signed); a
+digest's bytes come dot-stuffed already (``Envelope.stuffed``) and are written as they are.
 
 A connection is opened in steps (greeting, EHLO, STARTTLS, EHLO, AUTH) so that a failure
 says which step failed: a relay that is down, a TLS certificate not trusted, a handshake
