@@ -1,13 +1,21 @@
 """Benchmark: `send_due` to Postfix's smtp-sink, beside a raw aiosmtplib baseline.
 
-    /work/venv/bin/python bench/bench_send.py [--subscribers 20000] [--runs 5]
-        [--connections 16] [--memory] [--no-write]
+    .venv/bin/python bench/bench_send.py [--subscribers 20000] [--runs 5]
+        [--connections 16] [--baseline-src ../wt-main] [--memory [--memory-subscribers N]]
+        [--no-write]
 
 Each round runs, in fresh processes: A) the baseline, aiosmtplib `sendmail(bytes)` of one
 pre-built digest over the same number of connections; B) `send_due` (10-article digest,
 HTML + text, personalised links, ledger on SQLite); C) the same with DKIM (RSA-2048).
 Rounds alternate A B C, A B C...; the figures are medians, with the median of the
-per-round ratios. `--memory` also compares the peak RSS of B at 10x the subscribers.
+per-round ratios. `--baseline-src DIR` adds B0 and C0 to every round: the same runs with
+the code of another checkout (e.g. a worktree of main), for a before/after in one run.
+`--memory` also compares the peak RSS of B at 10x the subscribers (or
+`--memory-subscribers`, e.g. 1000000 for the documented long run).
+
+Peak RSS is the child's own high-water mark (VmHWM of /proc/self/status). Not
+`ru_maxrss`: a child started by fork/vfork + exec inherits the parent's high-water mark
+into it, so it reported the parent's seeding of 200,000 subscribers (the +81% of issue 14).
 Needs smtp-sink: it is fetched with `apt-get download postfix` into /tmp/pfx if missing
 (no mail daemon is installed). Appends the results to BENCHMARKS.md.
 """
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -28,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -35,12 +46,22 @@ from pathlib import Path
 from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+
+
+def code_under_test() -> Path:
+    """The checkout whose code a run imports: ``--src DIR`` (a child measuring the
+    baseline code), else this one."""
+    if "--src" in sys.argv:
+        return Path(sys.argv[sys.argv.index("--src") + 1]).resolve()
+    return ROOT
+
+
+sys.path.insert(0, str(code_under_test() / "src"))
 
 from aiosmtplib import SMTP  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, make_url, text  # noqa: E402
 
 from m5syndicate.collect.clean import content_hash  # noqa: E402
 from m5syndicate.config import SourceSettings, load_settings  # noqa: E402
@@ -93,31 +114,39 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
 # --- the database: seeded once, copied per run -------------------------------------
 
 
-def seed(path: Path, count: int) -> None:
-    engine = make_engine(f"sqlite:///{path}")
+def database_url(db: Path | str) -> str:
+    """A SQLite file, or a database URL as it is (PostgreSQL: a schema of its own)."""
+    return str(db) if "://" in str(db) else f"sqlite:///{db}"
+
+
+def seed(path: Path | str, count: int) -> None:
+    engine = make_engine(database_url(path))
     migrate.upgrade(engine)
     with engine.begin() as conn:
         sources.sync_sources(conn, [SourceSettings(name="wp", type="feed", url="x")], NOW)
         source_id = sources.get_source(conn, "wp").id or 0
         article_store.upsert_articles(conn, source_id, articles(), NOW)
-        rows = [
-            {
-                "email": f"okur{i}@example.org",
-                "email_key": f"okur{i}@example.org",
-                "name": "",
-                "language": "tr",
-                "cadence": "daily",
-                "format": "html",
-                "status": "confirmed",
-                "token_version": 1,
-                "created_at": NOW,
-                "updated_at": NOW,
-            }
-            for i in range(count)
-        ]
-        for start in range(0, count, 10_000):
-            conn.execute(insert(subscribers), rows[start : start + 10_000])
+        for start in range(0, count, 10_000):  # in chunks: a million rows stay small
+            conn.execute(insert(subscribers), subscriber_rows(start, min(start + 10_000, count)))
     engine.dispose()
+
+
+def subscriber_rows(start: int, stop: int) -> list[dict[str, object]]:
+    return [
+        {
+            "email": f"okur{i}@example.org",
+            "email_key": f"okur{i}@example.org",
+            "name": "",
+            "language": "tr",
+            "cadence": "daily",
+            "format": "html",
+            "status": "confirmed",
+            "token_version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for i in range(start, stop)
+    ]
 
 
 def articles() -> list[Article]:
@@ -148,12 +177,12 @@ def articles() -> list[Article]:
 # --- the runs (each in its own process) ---------------------------------------------
 
 
-def settings_for(db: Path, port: int, connections: int, dkim_key: str) -> Runtime:
+def settings_for(db: Path | str, port: int, connections: int, dkim_key: str) -> Runtime:
     settings = load_settings(
         path=None,
         env={},
         overrides={
-            "database": {"url": f"sqlite:///{db}"},
+            "database": {"url": database_url(db)},
             "site": {"public_url": "https://bulten.example.org"},
             "newsletter": {
                 "from": "M5 Dergi <bulten@example.org>",
@@ -211,7 +240,7 @@ def child(args: argparse.Namespace) -> None:
         message = Path(args.message).read_bytes()
         sent = asyncio.run(run_baseline(args.port, args.connections, message, args.count))
     else:
-        runtime = settings_for(Path(args.db), args.port, args.connections, args.dkim_key)
+        runtime = settings_for(args.db, args.port, args.connections, args.dkim_key)
         sent = asyncio.run(run_send(runtime))
         runtime.close()
     elapsed = time.perf_counter() - started
@@ -224,14 +253,25 @@ def child(args: argparse.Namespace) -> None:
                 "seconds": elapsed,
                 "rate": sent / elapsed,
                 "cpu_ms_per_msg": cpu * 1000 / max(sent, 1),
-                "maxrss_mb": cpu1.ru_maxrss / 1024,
+                "maxrss_mb": peak_rss_mb(),
             }
         )
     )
 
 
-def measure(kind: str, port: int, connections: int, **extra: str) -> dict[str, float]:
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (see the module's docstring: not ru_maxrss)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def measure(
+    kind: str, port: int, connections: int, src: str = "", **extra: str
+) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", kind, "--port", str(port)]
+    command += ["--src", src] if src else []
     command += ["--connections", str(connections)]
     for key, value in extra.items():
         command += [f"--{key.replace('_', '-')}", value]
@@ -285,6 +325,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--memory", action="store_true", help="also 10x subscribers, once")
+    parser.add_argument("--memory-subscribers", type=int, help="instead of 10x, with --memory")
+    parser.add_argument(
+        "--memory-postgresql",
+        default="",
+        help="with --memory: also on this PostgreSQL (URL; fresh schemas, dropped after)",
+    )
+    parser.add_argument("--baseline-src", default="", help="also B0/C0: another checkout's code")
+    parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -316,45 +364,81 @@ def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[d
     shutil.copy(template, folder / "sample.db")
     message.write_bytes(sample_message(folder / "sample.db", port, 1))
     key = dkim_key_file(folder)
-    results: dict[str, list[dict[str, float]]] = {"baseline": [], "send": [], "dkim": []}
+    kinds = ["baseline", "send", "dkim"]
+    if args.baseline_src:
+        kinds += ["send_before", "dkim_before"]
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for round_ in range(args.runs):
-        for kind in ("baseline", "send", "dkim"):
+        for kind in kinds:
             db = folder / f"run-{round_}-{kind}.db"
             shutil.copy(template, db)
             extra = {"db": str(db), "count": str(args.subscribers), "message": str(message)}
-            if kind == "dkim":
+            if kind.startswith("dkim"):
                 extra["dkim_key"] = str(key)
-            found = measure(
-                "baseline" if kind == "baseline" else "send", port, args.connections, **extra
-            )
+            src = args.baseline_src if kind.endswith("_before") else ""
+            child_kind = "baseline" if kind == "baseline" else "send"
+            found = measure(child_kind, port, args.connections, src, **extra)
+            found["load"] = os.getloadavg()[0]
             results[kind].append(found)
             print(
-                f"round {round_ + 1} {kind:8} {found['rate']:7.0f} msg/s "
-                f"cpu {found['cpu_ms_per_msg']:.3f} ms/msg rss {found['maxrss_mb']:.0f} MB",
+                f"round {round_ + 1} {kind:11} {found['rate']:7.0f} msg/s "
+                f"cpu {found['cpu_ms_per_msg']:.3f} ms/msg rss {found['maxrss_mb']:.0f} MB "
+                f"load {found['load']:.1f}",
                 flush=True,
             )
             db.unlink()
     if args.memory:
+        big_count = args.memory_subscribers or args.subscribers * 10
         big = folder / "big.db"
-        seed(big, args.subscribers * 10)
-        found = measure("send", port, args.connections, db=str(big))
-        results["memory_big"] = [found]
-        print(
-            f"{args.subscribers * 10} subscribers: {found['rate']:.0f} msg/s "
-            f"rss {found['maxrss_mb']:.0f} MB",
-            flush=True,
-        )
+        seed(big, big_count)
+        results["memory_big"] = [memory_run(port, args.connections, big, big_count)]
+        big.unlink()
+        if args.memory_postgresql:
+            for name, count in (
+                ("memory_pg_small", args.subscribers),
+                ("memory_pg_big", big_count),
+            ):
+                with postgres_schema(args.memory_postgresql) as url:
+                    seed(url, count)
+                    results[name] = [memory_run(port, args.connections, url, count)]
     results["message_bytes"] = [{"size": float(len(message.read_bytes()))}]
     return results
 
 
+def memory_run(port: int, connections: int, db: Path | str, count: int) -> dict[str, float]:
+    found = measure("send", port, connections, db=str(db))
+    where = "PostgreSQL" if "://" in str(db) else "SQLite"
+    print(
+        f"{count} subscribers on {where}: {found['rate']:.0f} msg/s "
+        f"rss {found['maxrss_mb']:.0f} MB",
+        flush=True,
+    )
+    return found
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL at ``base``, as the URL to use; dropped after."""
+    schema = f"m5_bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]]) -> None:
     base = [r["rate"] for r in results["baseline"]]
-    send = [r["rate"] for r in results["send"]]
-    dkim = [r["rate"] for r in results["dkim"]]
-    ratio_send = median([s / b for s, b in zip(send, base, strict=True)])
-    ratio_dkim = median([d / b for d, b in zip(dkim, base, strict=True)])
 
+    def ratio(kind: str) -> float:
+        return median([r["rate"] / b for r, b in zip(results[kind], base, strict=True)])
+
+    loads = [r["load"] for rows in results.values() for r in rows if "load" in r]
     lines = [
         f"\n## bench/bench_send.py: send, {args.subscribers:,} subscribers, "
         f"{args.connections} connections "
@@ -363,30 +447,52 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]])
         f"aiosmtplib {metadata.version('aiosmtplib')}, SQLAlchemy {metadata.version('sqlalchemy')}"
         f", cryptography {metadata.version('cryptography')}; sink: Postfix smtp-sink; "
         f"message {int(results['message_bytes'][0]['size']):,} bytes; {args.runs} rounds "
-        "alternating A B C, medians (min-max).\n",
-        "| run | msg/s | CPU ms/msg | peak RSS MB | vs baseline (median of ratios) |",
+        f"alternating {' '.join(LABELS[kind][0] for kind in results if kind in LABELS)}, "
+        f"medians (min-max); 1-minute load average at the runs {min(loads):.1f}-"
+        f"{max(loads):.1f} (2 CPUs: above 2, other work shared them).\n",
+        "| run | msg/s | CPU ms/msg | peak RSS MB | vs A (median of round ratios) |",
         "|---|---|---|---|---|",
-        row("A raw aiosmtplib sendmail(bytes), one pre-built message", results["baseline"], "1.00"),
-        row(
-            "B `send_due` (render per variant, links, ledger on SQLite)",
-            results["send"],
-            f"{ratio_send:.2f} (target >= 0.6)",
-        ),
-        row("C `send_due` + DKIM RSA-2048", results["dkim"], f"{ratio_dkim:.2f} (target >= 0.4)"),
     ]
+    for kind, (letter, name, target) in LABELS.items():
+        if kind in results:
+            shown = "1.00" if kind == "baseline" else f"{ratio(kind):.2f}{target}"
+            lines.append(row(f"{letter} {name}", results[kind], shown))
+    if args.baseline_src:
+        lines.append(f"\nB0 and C0: the code of {args.baseline_src} (`git -C` it for the commit).")
     if "memory_big" in results:
-        big = results["memory_big"][0]
+        big_count = args.memory_subscribers or args.subscribers * 10
         small = median([r["maxrss_mb"] for r in results["send"]])
-        lines.append(
-            f"\nPeak RSS of B at {args.subscribers * 10:,} subscribers: {big['maxrss_mb']:.0f} MB "
-            f"vs {small:.0f} MB at {args.subscribers:,} ({big['maxrss_mb'] / small - 1:+.0%}; "
-            f"target within 10%); {big['rate']:,.0f} msg/s."
-        )
+        lines.append("")
+        lines.append(memory_line("SQLite", results["memory_big"][0], small, big_count, args))
+        if "memory_pg_big" in results:
+            small = results["memory_pg_small"][0]["maxrss_mb"]
+            lines.append(
+                memory_line("PostgreSQL", results["memory_pg_big"][0], small, big_count, args)
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
         with (ROOT / "BENCHMARKS.md").open("a", encoding="utf-8") as handle:
             handle.write(text)
+
+
+def memory_line(
+    where: str, big: dict[str, float], small: float, count: int, args: argparse.Namespace
+) -> str:
+    return (
+        f"Peak RSS of B on {where} at {count:,} subscribers: {big['maxrss_mb']:.0f} MB vs "
+        f"{small:.0f} MB at {args.subscribers:,} ({big['maxrss_mb'] / small - 1:+.0%}; target "
+        f"within 10%); {big['rate']:,.0f} msg/s."
+    )
+
+
+LABELS = {
+    "baseline": ("A", "raw aiosmtplib sendmail(bytes), one pre-built message", ""),
+    "send": ("B", "`send_due` (render per variant, links, ledger on SQLite)", " (target >= 0.8)"),
+    "dkim": ("C", "`send_due` + DKIM RSA-2048", " (target >= 0.6)"),
+    "send_before": ("B0", "B with the baseline code (--baseline-src)", ""),
+    "dkim_before": ("C0", "C with the baseline code (--baseline-src)", ""),
+}
 
 
 def cell(rows: list[dict[str, float]], key: str) -> str:

@@ -15,7 +15,6 @@ out an outage of `[database] outage_grace_seconds` (outage.py).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import os
@@ -23,6 +22,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from m5syndicate.bounces.verp import delivery_signer
@@ -43,6 +43,7 @@ from m5syndicate.store.deliveries import Outcome
 log = logging.getLogger("m5.send")
 Renew = Callable[[datetime], object]
 OTHERS_POLL_SECONDS = 1.0  # longest wait before looking at the ledger again
+SIGNING_THREADS = 2
 
 
 def worker_name() -> str:
@@ -94,6 +95,10 @@ class EditionRun:
         self.grace = parts.settings.database.outage_grace_seconds
         self.lease_deadline: datetime | None = None  # the earliest lease we hold ends
         self.renew_fn: Renew = self.renew  # tests inject failures here
+        # RSA signing in `cryptography` (since its 2026 releases; 50 here) and hashing
+        # 36 KB in hashlib release the GIL: on these threads they take a second core
+        # while the loop sends (BENCHMARKS.md, Send at wire speed).
+        self.signing = ThreadPoolExecutor(SIGNING_THREADS, "m5-dkim") if parts.sign else None
 
     @property
     def halted(self) -> bool:
@@ -113,6 +118,8 @@ class EditionRun:
             await asyncio.gather(*workers, return_exceptions=True)
             renewer.cancel()
             await writer.close()
+            if self.signing is not None:
+                self.signing.shutdown()
         if self.error is not None:
             raise self.error
 
@@ -237,9 +244,8 @@ class EditionRun:
         except InputError as exc:
             return outcome_of(recipient, "failed", str(exc))
         if self.parts.sign is not None:
-            # Inline: signing on worker threads was measured to cost more CPU per message
-            # on two cores (BENCHMARKS.md, Send), not less.
-            envelope = dataclasses.replace(envelope, data=self.parts.sign(envelope.data))
+            loop = asyncio.get_running_loop()
+            envelope = await loop.run_in_executor(self.signing, envelope.signed_by, self.parts.sign)
         await self.limiter.wait()
         try:
             reply = await self.parts.transport.send(envelope)

@@ -45,7 +45,7 @@ from m5syndicate.mail.message import (
     HeaderBlock,
     PreparedBody,
     ascii_address,
-    assemble,
+    assemble_wire,
     header_block,
     list_unsubscribe,
     new_message_id,
@@ -159,9 +159,7 @@ class Composer:
         (test sends); ``signed=False`` leaves DKIM to the caller (who signs elsewhere)."""
         variant = self.variant(recipient, selection)
         links = self.links.links(recipient.subscriber_id, recipient.token_version)
-        body = variant.body.render(
-            {UNSUBSCRIBE_SLOT: links.unsubscribe_url, PREFERENCES_SLOT: links.preferences_url}
-        )
+        values = {UNSUBSCRIBE_SLOT: links.unsubscribe_url, PREFERENCES_SLOT: links.preferences_url}
         address = to or recipient.email
         message_id = self.message_id(recipient)
         personal = [("List-Unsubscribe", list_unsubscribe(links.unsubscribe_url, self.domain))]
@@ -171,7 +169,10 @@ class Composer:
             # header when a DSN quotes only the original headers (bounces/verp.py).
             personal.append((DELIVERY_HEADER, self.verp.token(recipient.delivery_id)))
             sender = self.verp.envelope_sender(recipient.delivery_id)
-        data = assemble(variant.head, address, message_id, personal, body)
+        data, stuffed = assemble_wire(
+            variant.head, address, message_id, personal, variant.body, values
+        )
+        envelope = Envelope(sender, (ascii_address(address),), data, stuffed)
         if signed and self.sign is not None:
-            data = self.sign(data)
-        return Envelope(sender, (ascii_address(address),), data), message_id
+            envelope = envelope.signed_by(self.sign)
+        return envelope, message_id

@@ -9,10 +9,11 @@ address, and every one is checked for CR/LF so nothing can inject a header.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
@@ -22,11 +23,39 @@ from m5syndicate.errors import InputError
 
 @dataclass(frozen=True)
 class Envelope:
-    """What a transport hands to the server: the SMTP envelope and the exact bytes."""
+    """What a transport hands to the server: the SMTP envelope and the exact bytes.
+
+    ``stuffed`` is ``data`` as the DATA command carries it (RFC 5321 4.5.2: a dot at
+    the start of a line doubled), when the builder made it beside ``data``; ``data`` has
+    CRLF line ends throughout then. The SMTP transport sends it as it is instead of
+    normalising and stuffing 36 KB per message: the digests are stuffed once per variant
+    (``PreparedBody``), only the per-subscriber lines per message."""
 
     sender: str
     recipients: tuple[str, ...]
     data: bytes
+    stuffed: bytes | None = None
+
+    def signed_by(self, sign: Callable[[bytes], bytes]) -> Envelope:
+        """The envelope of the signed message. A signer that prepends whole header lines
+        (DKIM) keeps ``stuffed``: only the lines it added are stuffed."""
+        signed = sign(self.data)
+        added = len(signed) - len(self.data)
+        if self.stuffed is None or not (
+            signed.endswith(self.data) and signed[:added].endswith(b"\n")
+        ):
+            return dataclasses.replace(self, data=signed, stuffed=None)
+        return dataclasses.replace(
+            self, data=signed, stuffed=dot_stuff(signed[:added]) + self.stuffed
+        )
+
+
+def dot_stuff(chunk: bytes, at_line_start: bool = True) -> bytes:
+    """RFC 5321 4.5.2 transparency for a chunk of a CRLF message: a dot that starts a
+    line is doubled. ``at_line_start``: the chunk itself starts a line. The same as
+    aiosmtplib's ``(?m)^\\.`` substitution, by a bytes replace (a tenth of its cost)."""
+    stuffed = chunk.replace(b"\n.", b"\n..")
+    return b"." + stuffed if at_line_start and chunk[:1] == b"." else stuffed
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -142,21 +171,42 @@ SLOT_ATTRIBUTE = re.compile(r'\s((?:href|src)="[^"]*")')
 class PreparedBody:
     """A MIME body encoded once; lines holding slot markers are kept as text and
     encoded per message after substitution (a line is a few hundred bytes at most), so
-    each message costs a join, not a render or a full quoted-printable pass."""
+    each message costs a join, not a render or a full quoted-printable pass.
+
+    The encoded segments are dot-stuffed once too (all but a dot starting the segment,
+    which depends on what comes before it), so the wire form costs a second join."""
 
     segments: tuple[bytes | str, ...]
     slots: tuple[str, ...]
+    stuffed: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        stuffed = [dot_stuff(s, False) if isinstance(s, bytes) else b"" for s in self.segments]
+        object.__setattr__(self, "stuffed", tuple(stuffed))
 
     def render(self, values: Mapping[str, str]) -> bytes:
+        return self.render_wire(values)[0]
+
+    def render_wire(self, values: Mapping[str, str]) -> tuple[bytes, bytes]:
+        """(the body, the body dot-stuffed), the body starting a line."""
         parts: list[bytes] = []
-        for segment in self.segments:
-            if isinstance(segment, bytes):
-                parts.append(segment)
-                continue
-            for slot in self.slots:
-                segment = segment.replace(slot, values[slot])
-            parts.append(qp(segment))
-        return b"".join(parts)
+        wire: list[bytes] = []
+        at_line_start = True
+        for segment, stuffed in zip(self.segments, self.stuffed, strict=True):
+            if isinstance(segment, str):
+                for slot in self.slots:
+                    segment = segment.replace(slot, values[slot])
+                encoded = qp(segment)
+                stuffed = dot_stuff(encoded, False)
+            else:
+                encoded = segment
+            if at_line_start and encoded[:1] == b".":
+                stuffed = b"." + stuffed
+            parts.append(encoded)
+            wire.append(stuffed)
+            if encoded:
+                at_line_start = encoded.endswith(b"\n")
+        return b"".join(parts), b"".join(wire)
 
 
 def prepare_body(text: str, html: str | None, slots: Sequence[str]) -> PreparedBody:
@@ -222,9 +272,15 @@ def merge(segments: list[bytes | str]) -> tuple[bytes | str, ...]:
 
 @dataclass(frozen=True)
 class HeaderBlock:
-    """Headers encoded once for many messages (From, Subject, Date, List-Id...)."""
+    """Headers encoded once for many messages (From, Subject, Date, List-Id...), and
+    dot-stuffed once (a folded Subject's continuation starts with a space, never a dot,
+    but the wire form does not rely on it)."""
 
     data: bytes
+    stuffed: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stuffed", dot_stuff(self.data))
 
 
 def header_block(
@@ -255,7 +311,25 @@ def assemble(
     body: bytes,
 ) -> bytes:
     """One message: the recipient's headers, the shared ones, the body."""
+    return personal_head(to, message_id, personal_headers) + block.data + body
+
+
+def personal_head(to: str, message_id: str, personal_headers: Sequence[tuple[str, str]]) -> bytes:
+    """The header lines of one recipient: To, Message-ID and the given ones."""
     own = [("To", address_header(to)), ("Message-ID", check_header_value("Message-ID", message_id))]
     own += [(name, check_header_value(name, value)) for name, value in personal_headers]
-    head = "".join(f"{name}: {value}\r\n" for name, value in own).encode("ascii")
-    return head + block.data + body
+    return "".join(f"{name}: {value}\r\n" for name, value in own).encode("ascii")
+
+
+def assemble_wire(
+    block: HeaderBlock,
+    to: str,
+    message_id: str,
+    personal_headers: Sequence[tuple[str, str]],
+    body: PreparedBody,
+    values: Mapping[str, str],
+) -> tuple[bytes, bytes]:
+    """(the message, the message dot-stuffed): ``assemble`` of a prepared body."""
+    head = personal_head(to, message_id, personal_headers)
+    data, stuffed = body.render_wire(values)
+    return head + block.data + data, dot_stuff(head) + block.stuffed + stuffed

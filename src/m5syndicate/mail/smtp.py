@@ -4,7 +4,8 @@ URLs (README, "Sending mail"): ``smtp://user:pass@host:587`` must upgrade with S
 (``?starttls=off`` sends in clear, ``?starttls=auto`` upgrades only if offered: both must
 be written out); ``smtps://host:465`` is TLS from the first byte. ``verify=false``,
 ``ca_file=PATH`` and ``local_hostname=NAME`` tune TLS and EHLO. Messages are handed over as
-bytes with ``sendmail`` (never ``send_message``, which may re-encode what DKIM signed).
+the exact bytes built (never ``send_message``, which may re-encode what DKIM signed); a
+digest's bytes come dot-stuffed already (``Envelope.stuffed``) and are written as they are.
 
 A connection is opened in steps (greeting, EHLO, STARTTLS, EHLO, AUTH) so that a failure
 says which step failed: a relay that is down, a TLS certificate not trusted, a handshake
@@ -34,10 +35,13 @@ from aiosmtplib import (
     SMTPAuthenticationError,
     SMTPDataError,
     SMTPException,
+    SMTPRecipientRefused,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPStatus,
 )
+from aiosmtplib.email import quote_address
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from m5syndicate.config import redact_url
@@ -48,7 +52,7 @@ from m5syndicate.errors import (
     TemporaryFailure,
     UnknownOutcome,
 )
-from m5syndicate.mail.message import Envelope
+from m5syndicate.mail.message import PLAIN_ADDRESS, Envelope
 
 STARTTLS_MODES = {"require": True, "auto": None, "off": False}
 BOOLEANS = {"true": True, "false": False}
@@ -253,6 +257,26 @@ class SmtpTransport:
             client.close()
 
 
+def wire_form(envelope: Envelope) -> tuple[int, bytes]:
+    """(SIZE, what follows DATA up to the final dot): CRLF line ends, ending in CRLF,
+    dot-stuffed. A digest comes stuffed already (``Envelope.stuffed``); anything else is
+    normalised and stuffed here, as aiosmtplib's data() would."""
+    if envelope.stuffed is None:
+        data = normalize_message_line_endings(envelope.data)
+        return len(data), PERIOD_REGEX.sub(b"..", data)
+    if envelope.data.endswith(b"\r\n"):
+        return len(envelope.data), envelope.stuffed
+    return len(envelope.data) + 2, envelope.stuffed + b"\r\n"
+
+
+def envelope_address(address: str) -> bytes:
+    """``<address>`` for MAIL FROM / RCPT TO; anything but a plain address goes through
+    aiosmtplib's own quoting, as SMTP.mail()/rcpt() would."""
+    if PLAIN_ADDRESS.fullmatch(address):
+        return b"<" + address.encode("ascii") + b">"
+    return quote_address(address).encode("ascii")
+
+
 class Transaction:
     """One message on an open connection, step by step; ``step`` is where it is."""
 
@@ -263,13 +287,21 @@ class Transaction:
 
     async def run(self, envelope: Envelope) -> str:
         client = self.client
-        options = []
+        size, wire = wire_form(envelope)
+        mail = [b"FROM:" + envelope_address(envelope.sender)]
         if client.supports_extension("size"):
-            options.append(f"SIZE={len(normalize_message_line_endings(envelope.data))}")
-        await client.mail(envelope.sender, options=options, timeout=self.timeout)
+            mail.append(b"SIZE=%d" % size)
+        # The commands as SMTP.mail()/rcpt() write them, without their per-call address
+        # parsing (email.utils) of addresses we built and checked ourselves.
+        reply = await client.execute_command(b"MAIL", *mail, timeout=self.timeout)
+        if reply.code != SMTPStatus.completed:
+            raise SMTPSenderRefused(reply.code, reply.message, envelope.sender)
         self.step = "RCPT"
         for recipient in envelope.recipients:
-            await client.rcpt(recipient, timeout=self.timeout)
+            to = b"TO:" + envelope_address(recipient)
+            reply = await client.execute_command(b"RCPT", to, timeout=self.timeout)
+            if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+                raise SMTPRecipientRefused(reply.code, reply.message, recipient)
         self.step = "DATA"
         start = await client.execute_command(b"DATA", timeout=self.timeout)
         if start.code != SMTPStatus.start_input:
@@ -281,7 +313,7 @@ class Transaction:
         # What aiosmtplib's data() does, but with the long timeout for this reply only.
         # write() only buffers, and read_response is awaited before the loop runs again,
         # so the reply cannot arrive unseen in between.
-        protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(envelope.data)))
+        protocol.write(wire)
         protocol.write(b".\r\n")
         self.data_sent = True
         reply = await protocol.read_response(timeout=self.data_timeout)

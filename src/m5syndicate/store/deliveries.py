@@ -17,6 +17,7 @@ to the relay, never at claim time, so a crash or a release costs no attempt.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from sqlalchemy import and_, bindparam, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from m5syndicate.models import Recipient
-from m5syndicate.store.dialect import insert_on_conflict
+from m5syndicate.store.dialect import dialect_insert, insert_on_conflict
 from m5syndicate.store.schema import articles, delivered_articles, deliveries, subscribers
 from m5syndicate.store.subscribers import recipients_for, suppress_addresses
 
@@ -156,7 +157,11 @@ def record_outcomes(
     Returns the outcomes that applied, so counts add up to the edition: a row finished
     already (its lease ran out and another sender finished it) is left as it is, and a
     row another sender has claimed since is theirs to retry or release (only what
-    happened, sent or failed, is still written)."""
+    happened, sent or failed, is still written).
+
+    Every statement is built once (below) with expanding parameters: building and
+    cache-keying SQLAlchemy constructs per batch cost more CPU than the database's work
+    (profiled in BENCHMARKS.md, Send at wire speed)."""
     held = lock_in_order(conn, sorted(o.delivery_id for o in outcomes))
     outcomes = [o for o in outcomes if applies(o, held.get(o.delivery_id), worker)]
     outcomes.sort(key=lambda outcome: outcome.delivery_id)
@@ -168,15 +173,7 @@ def record_outcomes(
     others = [o for o in finals if o.state not in DELIVERED_STATES]
     if others:
         conn.execute(
-            update(deliveries)
-            .where((deliveries.c.id == bindparam("d_id")) & (deliveries.c.state == "sending"))
-            .values(
-                state=bindparam("d_state"),
-                last_error=bindparam("d_error"),
-                smtp_code=bindparam("d_code"),
-                lease_until=None,
-                attempts=deliveries.c.attempts + bindparam("d_tried"),
-            ),
+            RECORD_FINAL,
             [
                 {
                     "d_id": o.delivery_id,
@@ -190,16 +187,7 @@ def record_outcomes(
         )
     if retries:
         conn.execute(
-            update(deliveries)
-            .where((deliveries.c.id == bindparam("d_id")) & (deliveries.c.state == "sending"))
-            .values(
-                state="pending",
-                last_error=bindparam("d_error"),
-                smtp_code=bindparam("d_code"),
-                next_attempt_at=bindparam("d_next"),
-                lease_until=None,
-                attempts=deliveries.c.attempts + bindparam("d_tried"),
-            ),
+            RECORD_RETRY,
             [
                 {
                     "d_id": o.delivery_id,
@@ -220,6 +208,57 @@ def record_outcomes(
     return outcomes
 
 
+SENDING = deliveries.c.state == "sending"
+RECORD_FINAL = (
+    update(deliveries)
+    .where((deliveries.c.id == bindparam("d_id")) & SENDING)
+    .values(
+        state=bindparam("d_state"),
+        last_error=bindparam("d_error"),
+        smtp_code=bindparam("d_code"),
+        lease_until=None,
+        attempts=deliveries.c.attempts + bindparam("d_tried"),
+    )
+)
+RECORD_RETRY = (
+    update(deliveries)
+    .where((deliveries.c.id == bindparam("d_id")) & SENDING)
+    .values(
+        state="pending",
+        last_error=bindparam("d_error"),
+        smtp_code=bindparam("d_code"),
+        next_attempt_at=bindparam("d_next"),
+        lease_until=None,
+        attempts=deliveries.c.attempts + bindparam("d_tried"),
+    )
+)
+# Sent (and unknown) rows, one executemany: each row's own state, code and Message-ID.
+RECORD_SENT = (
+    update(deliveries)
+    .where((deliveries.c.id == bindparam("d_id")) & SENDING)
+    .values(
+        state=bindparam("d_state"),
+        sent_at=bindparam("d_now", type_=deliveries.c.sent_at.type),
+        smtp_code=bindparam("d_code"),
+        message_id=bindparam("d_message_id"),
+        last_error=bindparam("d_error"),
+        lease_until=None,
+        attempts=deliveries.c.attempts + 1,
+    )
+)
+LOCK_ROWS = (
+    select(deliveries.c.id, deliveries.c.state, deliveries.c.claimed_by)
+    .where(deliveries.c.id.in_(bindparam("d_ids", expanding=True)))
+    .order_by(deliveries.c.id)
+    .with_for_update()
+)
+RELEASE_ROWS = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("d_ids", expanding=True)) & SENDING)
+    .values(state="pending", lease_until=None)
+)
+
+
 def applies(outcome: Outcome, row: tuple[str, str] | None, worker: str) -> bool:
     """Is this outcome still ours to write, given the row's (state, claimed_by)?"""
     if row is None or row[0] != "sending":
@@ -233,43 +272,26 @@ def lock_in_order(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, tu
     Returns each row's (state, claimed_by)."""
     found: dict[int, tuple[str, str]] = {}
     for start in range(0, len(delivery_ids), 500):
-        chunk = list(delivery_ids[start : start + 500])
-        rows = conn.execute(
-            select(deliveries.c.id, deliveries.c.state, deliveries.c.claimed_by)
-            .where(deliveries.c.id.in_(chunk))
-            .order_by(deliveries.c.id)
-            .with_for_update()
-        )
+        rows = conn.execute(LOCK_ROWS, {"d_ids": list(delivery_ids[start : start + 500])})
         found.update({row.id: (row.state, row.claimed_by) for row in rows})
     return found
 
 
 def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
-    """Sent (and unknown) rows: the shared values in one UPDATE per state and reply code,
-    then the Message-IDs and errors row by row (plain strings: cheap to bind, unlike the
-    timestamp). Each counts one attempt."""
-    by_code: dict[tuple[str, int | None], list[int]] = {}
-    for outcome in sent:
-        by_code.setdefault((outcome.state, outcome.smtp_code), []).append(outcome.delivery_id)
-    for (state, code), ids in by_code.items():
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids) & (deliveries.c.state == "sending"))
-            .values(
-                state=state,
-                sent_at=now,
-                smtp_code=code,
-                lease_until=None,
-                attempts=deliveries.c.attempts + 1,
-            )
-        )
+    """Sent (and unknown) rows: state, time, reply code, Message-ID. Each counts one
+    attempt."""
     if sent:
         conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("d_id"))
-            .values(message_id=bindparam("d_message_id"), last_error=bindparam("d_error")),
+            RECORD_SENT,
             [
-                {"d_id": o.delivery_id, "d_message_id": o.message_id, "d_error": o.error[:1000]}
+                {
+                    "d_id": o.delivery_id,
+                    "d_state": o.state,
+                    "d_now": now,
+                    "d_code": o.smtp_code,
+                    "d_message_id": o.message_id,
+                    "d_error": o.error[:1000],
+                }
                 for o in sent
             ],
         )
@@ -278,14 +300,7 @@ def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> Non
 def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
     """Give claimed rows back untouched (no attempt was made)."""
     for start in range(0, len(delivery_ids), 500):
-        conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id.in_(list(delivery_ids[start : start + 500]))
-                & (deliveries.c.state == "sending")
-            )
-            .values(state="pending", lease_until=None)
-        )
+        conn.execute(RELEASE_ROWS, {"d_ids": list(delivery_ids[start : start + 500])})
 
 
 def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
@@ -295,36 +310,40 @@ def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: da
     groups: dict[tuple[tuple[int, str], ...], list[int]] = {}
     for outcome in sent:
         groups.setdefault(tuple(outcome.articles), []).append(outcome.delivery_id)
+    statement = delivered_articles_statement(conn.dialect.name)
     for pairs, delivery_ids in groups.items():
-        if not pairs:
-            continue
-        chosen = (
-            select(
-                deliveries.c.subscriber_id,
-                articles.c.id,
-                articles.c.content_hash,
-                literal(now, delivered_articles.c.sent_at.type),
-            )
-            .select_from(
-                # Every delivery of the group x every article it carried. The hash is read
-                # back from the article row: the one sent unless an edit landed mid-send.
-                deliveries.join(articles, true())
-            )
-            .where(
-                deliveries.c.id.in_(delivery_ids) & articles.c.id.in_([pair[0] for pair in pairs])
-            )
+        if pairs:
+            article_ids = [pair[0] for pair in pairs]
+            conn.execute(statement, {"d_ids": delivery_ids, "a_ids": article_ids, "d_now": now})
+
+
+@functools.cache
+def delivered_articles_statement(dialect: str) -> Any:
+    """INSERT ... SELECT of every delivery of a group x every article it carried; the
+    hash is read back from the article row: the one sent unless an edit landed mid-send."""
+    chosen = (
+        select(
+            deliveries.c.subscriber_id,
+            articles.c.id,
+            articles.c.content_hash,
+            bindparam("d_now", type_=delivered_articles.c.sent_at.type),
         )
-        statement = insert_on_conflict(conn, delivered_articles).from_select(
-            ["subscriber_id", "article_id", "content_hash", "sent_at"], chosen
+        .select_from(deliveries.join(articles, true()))
+        .where(
+            deliveries.c.id.in_(bindparam("d_ids", expanding=True))
+            & articles.c.id.in_(bindparam("a_ids", expanding=True))
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["subscriber_id", "article_id"],
-            set_={
-                "content_hash": statement.excluded.content_hash,
-                "sent_at": statement.excluded.sent_at,
-            },
-        )
-        conn.execute(statement)
+    )
+    statement = dialect_insert(dialect, delivered_articles).from_select(
+        ["subscriber_id", "article_id", "content_hash", "sent_at"], chosen
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["subscriber_id", "article_id"],
+        set_={
+            "content_hash": statement.excluded.content_hash,
+            "sent_at": statement.excluded.sent_at,
+        },
+    )
 
 
 def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> int:
