@@ -102,6 +102,7 @@ def test_admin_walks_the_console_and_every_action_is_audited(
         assert sent.status_code == 303 and "done=test" in sent.headers["location"]
         [test_mail] = [m for m in site.wait_for_mails(1) if m["To"] == ADMIN]
         assert "korvet" in test_mail.get_body(("plain",)).get_content().lower()
+        assert test_mail["Subject"].startswith("[TEST] ")  # marked, its links inert
         paused = client.post(f"/admin/editions/{edition.id}/pause", data={"csrf_token": token})
         assert paused.status_code == 303
         with site.runtime.engine.connect() as conn:

@@ -188,7 +188,9 @@ async def test(request: Request, admin: Admin) -> Response:
 
     def made() -> Preview:
         recipient = sample_recipient(language, fmt)
-        return render_preview(preview_parts(runtime), edition, recipient, runtime.clock(), to=to)
+        return render_preview(
+            preview_parts(runtime), edition, recipient, runtime.clock(), to=to, test=True
+        )
 
     outcome = "test"
     try:
