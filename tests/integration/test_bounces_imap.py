@@ -42,7 +42,7 @@ def test_bounces_command_reads_dovecot_over_tls(
         "M5_BOUNCES_PASSWORD": PASSWORD,
     }
 
-    result = m5(env, "bounces")
+    result = m5("bounces", env=env)
 
     assert result.returncode == 0, result.stderr
     assert "9 mails read; recorded complaint 1, hard 3, soft 1, unsubscribe 1" in result.stdout
@@ -58,7 +58,7 @@ def test_bounces_command_reads_dovecot_over_tls(
     assert len(dovecot.folder("Processed")) == 8
     flags = keywords_in_inbox(dovecot)
     assert len(flags) == 1 and b"M5Unreadable" in flags[0]
-    assert "0 mails read" in m5(env, "bounces").stdout  # the kept one is not re-read
+    assert "0 mails read" in m5("bounces", env=env).stdout  # the kept one is not re-read
 
 
 def test_a_wrong_password_is_one_clear_error(
@@ -71,8 +71,8 @@ def test_a_wrong_password_is_one_clear_error(
         "M5_BOUNCES__MAILBOX": dovecot.url,
         "M5_BOUNCES_PASSWORD": "wrong",
     }
-    assert m5(env, "db", "upgrade").returncode == 0
-    result = m5(env, "bounces")
+    assert m5("db", "upgrade", env=env).returncode == 0
+    result = m5("bounces", env=env)
     assert result.returncode == 1
     assert "cannot log in as bounces" in result.stderr and "Traceback" not in result.stderr
     assert "wrong" not in result.stderr
@@ -88,7 +88,7 @@ def test_an_untrusted_certificate_is_refused(
         "M5_BOUNCES__MAILBOX": dovecot.url.partition("?")[0],  # no ca_file: not trusted
         "M5_BOUNCES_PASSWORD": PASSWORD,
     }
-    assert m5(env, "db", "upgrade").returncode == 0
-    result = m5(env, "bounces")
+    assert m5("db", "upgrade", env=env).returncode == 0
+    result = m5("bounces", env=env)
     assert result.returncode == 1
     assert "CERTIFICATE_VERIFY_FAILED" in result.stderr

@@ -14,6 +14,7 @@ import click
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES
+from m5syndicate.delivery import holds
 from m5syndicate.delivery.preview import (
     EditionPlan,
     edition_to_show,
@@ -46,6 +47,13 @@ FAILURES_SHOWN = 50
 @click.option(
     "--retry-failed", is_flag=True, help="Give failed deliveries of the editions another go."
 )
+@click.option(
+    "--resume",
+    "resume_slug",
+    metavar="EDITION",
+    help="Resume EDITION (e.g. daily-2026-11-28), held by the bounce guard rail or an "
+    "admin, then send. Relay pauses need no flag: every send resumes them.",
+)
 @pass_context
 def send(
     obj: Context,
@@ -55,6 +63,7 @@ def send(
     subscriber: str | None,
     limit: int | None,
     retry_failed: bool,
+    resume_slug: str | None,
 ) -> None:
     """Freeze the due edition(s) and deliver them, resuming any unfinished one.
 
@@ -74,6 +83,9 @@ def send(
         return
     if subscriber:
         raise InputError("send: --subscriber goes with --test-to")
+    if resume_slug:
+        resumed = holds.resume_by_slug(runtime.engine, resume_slug)
+        click.echo(f"{resumed.slug}: resumed ({resumed.pause or resumed.state})")
     options = SendOptions(cadences=cadences, limit=limit, retry_failed=retry_failed)
     report = asyncio.run(run_send(runtime, options))
     print_report(report)

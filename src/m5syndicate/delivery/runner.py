@@ -10,6 +10,11 @@ The renewer keeps the leases of claimed rows alive. When it fails it logs and re
 no message is started once the leases may have run out (another sender may have taken
 the rows), and the run stops with LeasesLost: nothing dies quietly. Database calls ride
 out an outage of `[database] outage_grace_seconds` (outage.py).
+
+A pause written elsewhere (the bounce guard rail, the console) holds: claims take rows
+only while the edition is "sending" (store/deliveries.py), and when a claim comes back
+empty, and at every lease renewal, the runner reads the edition's state; once it is no
+longer sending, no queued message is started (their rows go back when the run closes).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Connection
+
 from m5syndicate.bounces.verp import delivery_signer
 from m5syndicate.delivery import policy
 from m5syndicate.delivery.outage import LeasesLost, first_line, is_outage, ride_out
@@ -37,6 +44,7 @@ from m5syndicate.digest.editions import Selection, select_articles
 from m5syndicate.errors import DeliveryError, InputError
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import editions as edition_store
 from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.deliveries import Outcome
 
@@ -85,7 +93,8 @@ class EditionRun:
             verp=delivery_signer(settings),
         )
         self.failures_in_a_row = 0
-        self.paused = ""  # why the edition paused, once it has
+        self.paused = ""  # why this run paused the edition, once it has
+        self.stopped_by = ""  # why the edition stopped being sent, paused by someone else
         self.error: Exception | None = None  # what stopped the run (a template, the database)
         self.busy = 0  # workers inside a delivery
         self.changed = asyncio.Event()  # a worker finished a message
@@ -95,7 +104,7 @@ class EditionRun:
 
     @property
     def halted(self) -> bool:
-        return self.stop.is_set() or bool(self.paused) or self.error is not None
+        return self.stop.is_set() or bool(self.paused or self.stopped_by) or self.error is not None
 
     async def run(self) -> None:
         writer = OutcomeWriter(
@@ -156,6 +165,8 @@ class EditionRun:
             ids = [recipient.subscriber_id for recipient in batch]
             self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
             self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
+            if not batch:
+                self.check_edition(conn)
         if batch and self.lease_deadline is None:
             self.lease_deadline = lease
         return batch
@@ -205,6 +216,13 @@ class EditionRun:
     def renew(self, until: datetime) -> None:
         with self.parts.engine.begin() as conn:
             ledger.renew_leases(conn, self.edition.id or 0, self.worker, until)
+            self.check_edition(conn)
+
+    def check_edition(self, conn: Connection) -> None:
+        """Stop when someone paused, held or finished the edition (one primary-key read)."""
+        current = edition_store.edition_state(conn, self.edition.id or 0)
+        if current is not None and current.state != "sending":
+            self.stopped_by = current.pause or current.state
 
     # --- sending ------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The admin JSON API, a FastAPI app mounted at /api: list and search subscribers, add,
-show, remove, stats. Its OpenAPI document (/api/openapi.json) is generated from the typed
-handlers and the models in `api_models`; people read it at /api/docs.
+show, remove, stats; the recent editions with their state and pause cause. Its OpenAPI
+document (/api/openapi.json) is generated from the typed handlers and the models in
+`api_models`; people read it at /api/docs.
 
 Every endpoint but the document and its page needs ``Authorization: Bearer
 $M5_ADMIN_TOKEN`` (401 otherwise, and always while no token is configured). Errors are
@@ -29,6 +30,7 @@ from m5syndicate import __version__
 from m5syndicate.errors import M5Error, NotFound
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
 from m5syndicate.runtime import Runtime
+from m5syndicate.store import editions as edition_store
 from m5syndicate.subscribers import roster
 from m5syndicate.subscribers.roster import MAX_PAGE
 from m5syndicate.subscribers.subscriptions import (
@@ -43,6 +45,7 @@ from m5syndicate.web import apidocs
 from m5syndicate.web.api_models import (
     Added,
     ConsentEvent,
+    EditionOut,
     Error,
     NewSubscriber,
     Page,
@@ -58,6 +61,7 @@ from m5syndicate.web.statuses import http_status
 PREFIX = "/api"
 MAX_JSON_BYTES = 64 * 1024
 MAX_OFFSET = 10**9  # the use case's bound
+MAX_EDITIONS = 500
 MAX_ID = 2**63 - 1  # larger ids overflow the column: none exist
 
 bearer = HTTPBearer(scheme_name="bearer", auto_error=False)
@@ -103,6 +107,19 @@ router = APIRouter(
 @router.get("/stats", response_model=Stats, summary="Subscribers by status, and suppressed")
 def stats(runtime: RuntimeOf) -> dict[str, int]:
     return roster.stats(runtime.engine)
+
+
+@router.get(
+    "/editions",
+    response_model=list[EditionOut],
+    summary="The recent editions, newest first, with why each paused one is paused",
+)
+def list_editions(
+    runtime: RuntimeOf, limit: Annotated[int, Query(ge=1, le=MAX_EDITIONS)] = 50
+) -> list[EditionOut]:
+    with runtime.engine.connect() as conn:
+        found = edition_store.list_recent_editions(conn, limit)
+    return [EditionOut.of(edition) for edition in found]
 
 
 @router.get(
