@@ -6,6 +6,9 @@ and waits until its outcome is committed (writer.py) before taking the next one,
 crash leaves at most one accepted-but-unrecorded message per connection. What a failure
 becomes is policy.py's decision; opening and closing the edition is send.py's.
 
+A relay that went away is ridden out (relay.py): the same message is offered again,
+with backoff, for `[delivery] relay_outage_grace_seconds`, then the run stops.
+
 The renewer keeps the leases of claimed rows alive. When it fails it logs and retries;
 no message is started once the leases may have run out (another sender may have taken
 the rows), and the run stops with LeasesLost: nothing dies quietly. Database calls ride
@@ -37,6 +40,7 @@ from m5syndicate.delivery import policy
 from m5syndicate.delivery.outage import LeasesLost, first_line, is_outage, ride_out
 from m5syndicate.delivery.pacing import Budget, Clock, RateLimit
 from m5syndicate.delivery.parts import SendParts
+from m5syndicate.delivery.relay import RelayDown, RelayWatch, Stopped
 from m5syndicate.delivery.reports import Meter
 from m5syndicate.delivery.writer import OutcomeWriter
 from m5syndicate.digest.compose import Composer
@@ -82,6 +86,7 @@ class EditionRun:
         self.delivered: dict[int, dict[int, str]] = {}  # subscriber -> article -> hash sent
         self.suppressed: set[str] = set()
         self.limiter = RateLimit(self.delivery.rate_per_second)
+        self.relay = RelayWatch(self.delivery.relay_outage_grace_seconds, stop)
         settings = parts.settings
         self.composer = Composer(
             parts.env,
@@ -254,7 +259,11 @@ class EditionRun:
             envelope = dataclasses.replace(envelope, data=self.parts.sign(envelope.data))
         await self.limiter.wait()
         try:
-            reply = await self.parts.transport.send(envelope)
+            reply = await self.relay.send(lambda: self.parts.transport.send(envelope))
+        except RelayDown:
+            raise  # the relay stayed away: the run stops, this row goes back untouched
+        except Stopped:
+            return outcome_of(recipient, "released", "")
         except DeliveryError as exc:
             outcome = self.failed(recipient, exc)
         except Exception as exc:  # an unexpected transport error is a temporary one
