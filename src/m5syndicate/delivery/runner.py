@@ -45,7 +45,7 @@ from m5syndicate.delivery.reports import Meter
 from m5syndicate.delivery.writer import OutcomeWriter
 from m5syndicate.digest.compose import Composer
 from m5syndicate.digest.editions import Selection, select_articles
-from m5syndicate.errors import DeliveryError, InputError
+from m5syndicate.errors import DeliveryError, InputError, StoreError
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
@@ -54,6 +54,7 @@ from m5syndicate.store.deliveries import Outcome
 
 log = logging.getLogger("m5.send")
 Renew = Callable[[datetime], object]
+RENEW_AGAIN_AFTER = (0.2, 0.0)  # a second try before a shortfall counts as a failure
 
 
 def worker_name() -> str:
@@ -219,9 +220,23 @@ class EditionRun:
         return self.clock.now() < self.lease_deadline - margin
 
     def renew(self, until: datetime) -> None:
-        with self.parts.engine.begin() as conn:
-            ledger.renew_leases(conn, self.edition.id or 0, self.worker, until)
-            self.check_edition(conn)
+        """Renew every lease we hold, or raise: a row another transaction holds locked
+        is skipped by the renewal, and its lease must not run out unnoticed (another
+        sender would take the row while it waits in our queue)."""
+        edition_id = self.edition.id or 0
+        for pause in RENEW_AGAIN_AFTER:
+            with self.parts.engine.begin() as conn:
+                ledger.renew_leases(conn, edition_id, self.worker, until)
+                self.check_edition(conn)
+            with self.parts.engine.connect() as conn:
+                behind = ledger.unrenewed_leases(conn, edition_id, self.worker, until)
+            if not behind:
+                return
+            time.sleep(pause)  # our own writer may have held a few for a moment
+        raise LeasesBehind(
+            f"{behind} claimed deliveries are locked by another transaction and kept "
+            "their old lease"
+        )
 
     def check_edition(self, conn: Connection) -> None:
         """Stop when someone paused, held or finished the edition (one primary-key read)."""
@@ -300,6 +315,11 @@ class EditionRun:
         if verdict.retry_in is not None:
             outcome.next_attempt_at = self.clock.now() + verdict.retry_in
         return outcome
+
+
+class LeasesBehind(StoreError):
+    """Some leases could not be renewed (rows locked elsewhere): retried like a failed
+    renewal, and the run stops before the old leases end."""
 
 
 def leases_lost(exc: BaseException, since: float, outage: bool) -> LeasesLost:

@@ -366,6 +366,24 @@ def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime
     return int(result.rowcount or 0)
 
 
+def unrenewed_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> int:
+    """This worker's claimed rows whose lease ends before ``until``: the ones a renewal
+    to ``until`` skipped because another transaction held them locked. Read after the
+    renewal committed; a row our own writer was finishing meanwhile may count once."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(deliveries)
+            .where(
+                (deliveries.c.edition_id == edition_id)
+                & (deliveries.c.claimed_by == worker)
+                & (deliveries.c.state == "sending")
+                & (deliveries.c.lease_until < until)
+            )
+        ).scalar_one()
+    )
+
+
 def release_worker(conn: Connection, edition_id: int, worker: str) -> int:
     """On a clean stop: every row this worker still holds goes back to pending."""
     result = conn.execute(
