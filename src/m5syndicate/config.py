@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -114,6 +115,16 @@ def parse_duration(text: str) -> int:
     return int(text[:-1]) * units[text[-1]]
 
 
+def checked_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+# A duration key keeps its text ("10m") for `config show`; its section's ``*_seconds``
+# property reads it as seconds.
+Duration = Annotated[str, AfterValidator(checked_duration)]
+
+
 class Section(BaseModel):
     """A table of settings: frozen, unknown keys refused, read by TOML name or field name."""
 
@@ -185,7 +196,7 @@ class CollectSettings(Section):
         ge=0,
         le=1440,
     )
-    reconcile_every: str = setting(
+    reconcile_every: Duration = setting(
         "1d", "WordPress: how often every published post is listed, to withdraw the gone ones"
     )
     max_backoff_minutes: int = setting(
@@ -201,12 +212,6 @@ class CollectSettings(Section):
         "slug=language: articles in that category are in that language, whatever the "
         "source or the page says (a post's own multilingual-plugin field still wins)",
     )
-
-    @field_validator("reconcile_every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @field_validator("category_languages")
     @classmethod
@@ -233,18 +238,12 @@ class SourceSettings(Section):
     url: str = setting(
         REQUIRED, "API root, feed or section URL; a folder path for directory", min_length=1
     )
-    every: str = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
+    every: Duration = setting("10m", "how often it is checked: 30s, 10m, 2h, 1d")
     categories: list[str] = setting([], "only keep articles in these category slugs (empty: all)")
     language: Literal["", Language] = setting(
         "", "language of its articles (tr or en), unless the post or its category says another"
     )
     enabled: bool = setting(True, "false keeps the source's data but stops collecting it")
-
-    @field_validator("every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @property
     def every_seconds(self) -> int:
@@ -286,6 +285,16 @@ class FeedsSettings(Section):
                     f'{entry!r} is not slug:language=Name; write it like "one-cikan:en=Featured"'
                 )
         return entries
+
+    @property
+    def category_labels(self) -> dict[str, dict[str, str]]:
+        """``category_names`` as slug -> language -> name (the validator checked the form)."""
+        found: dict[str, dict[str, str]] = {}
+        for entry in self.category_names:
+            key, _, name = entry.partition("=")
+            slug, _, language = key.partition(":")
+            found.setdefault(slug.strip(), {})[language.strip()] = name.strip()
+        return found
 
 
 class NewsletterSettings(Section):
@@ -431,10 +440,10 @@ class WebSettings(Section):
 
 
 class ScheduleSettings(Section):
-    catch_up_grace: str = setting(
+    catch_up_grace: Duration = setting(
         "6h", "a digest missed while down still goes out this late; later it is noted as missed"
     )
-    leader_check: str = setting(
+    leader_check: Duration = setting(
         "15s", "how often a waiting instance tries to take over from a dead leader"
     )
     retention_days: int = setting(
@@ -444,12 +453,6 @@ class ScheduleSettings(Section):
         le=36500,
     )
     log_json: bool = setting(False, "log one JSON object per line (stable keys) instead of text")
-
-    @field_validator("catch_up_grace", "leader_check")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @property
     def catch_up_grace_seconds(self) -> int:
@@ -474,7 +477,7 @@ class BouncesSettings(Section):
         "envelope sender of each digest, {token} naming the delivery "
         "(empty: bounces+{token}@ the From domain)",
     )
-    every: str = setting("5m", "how often `run` reads the bounce mailbox")
+    every: Duration = setting("5m", "how often `run` reads the bounce mailbox")
     soft_limit: int = setting(
         3, "soft bounces within soft_window_days that suppress an address", ge=1, le=1000
     )
@@ -503,12 +506,6 @@ class BouncesSettings(Section):
         [], "SNS topics whose SES notifications are accepted (empty: SES hook off)"
     )
 
-    @field_validator("every")
-    @classmethod
-    def is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
     @field_validator("mailbox")
     @classmethod
     def known_mailbox(cls, value: str) -> str:
@@ -530,6 +527,14 @@ class BouncesSettings(Section):
     @property
     def every_seconds(self) -> int:
         return parse_duration(self.every)
+
+
+class TrackingSettings(Section):
+    clicks: bool = setting(
+        True,
+        "count clicks per article and edition: digest links go through /r/ on public_url "
+        "(the same link for every reader; no one's identity is recorded)",
+    )
 
 
 class Settings(BaseSettings, Section):
@@ -558,6 +563,7 @@ class Settings(BaseSettings, Section):
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     bounces: BouncesSettings = BouncesSettings()
+    tracking: TrackingSettings = TrackingSettings()
     path: str = ""  # the file it was read from, for messages; set by load_settings
 
     @classmethod

@@ -66,7 +66,9 @@ class Runtime:
     def link_signer(self) -> LinkSigner:
         """Raises ConfigError (how to set M5_SECRET_KEY) when no key is configured."""
         return LinkSigner(
-            self.settings.site.public_url, self.settings.web.secret_key.get_secret_value()
+            self.settings.site.public_url,
+            self.settings.web.secret_key.get_secret_value(),
+            count_clicks=self.settings.tracking.clicks,
         )
 
     @cached_property

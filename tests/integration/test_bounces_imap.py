@@ -18,7 +18,8 @@ from tests.dovecot import (  # noqa: F401 (the fixtures)
     dovecot,
     dovecot_without_move,
 )
-from tests.integration.test_bounces_maildir import m5, outcome
+from tests.integration.test_bounces_maildir import outcome
+from tests.integration.test_cli import m5
 
 
 def keywords_in_inbox(server: Dovecot) -> list[bytes]:

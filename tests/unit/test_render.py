@@ -50,7 +50,8 @@ def articles() -> list[Article]:
         make_article("radar", language="en", categories=[DEFENCE_NEWS], hours_ago=3),
         make_article("tank", hours_ago=4),
         make_article("iha", hours_ago=5),
-        make_article("expo", language="en", categories=[DEFENCE_NEWS], hours_ago=6),
+        # In "one-cikan" too: the English digest labels it "Featured" ([feeds] category_names).
+        make_article("expo", language="en", categories=[DEFENCE_NEWS, BREAKING], hours_ago=6),
     ]
     return [replace(a, id=index, summary=LONG) for index, a in enumerate(made, start=1)]
 
@@ -73,8 +74,9 @@ def compose(
         case,
         s.site,
         s.newsletter,
-        LinkSigner(s.site.public_url, SECRET),
+        LinkSigner(s.site.public_url, SECRET, count_clicks=s.tracking.clicks),
         datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+        category_names=s.feeds.category_labels,
     )
     selection = select_articles(case, who, delivered or {}, s.newsletter)
     assert not isinstance(selection, str)

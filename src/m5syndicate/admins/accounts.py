@@ -8,6 +8,7 @@ An unknown address costs the same work as a wrong password, so timing tells noth
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,7 +24,13 @@ from m5syndicate.subscribers.subscriptions import normalize_email
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1000  # Argon2 takes any length; a megabyte "password" is an attack
 HASHER = PasswordHasher()
-DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+
+@cache
+def dummy_hash() -> str:
+    """Checked against when the address is unknown. Made at the first login, not at
+    import: an Argon2 hash costs a third of a second, and every command imports this."""
+    return HASHER.hash("not a password of anyone")
 
 
 def check_password(password: str) -> str:
@@ -60,7 +67,7 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime) -> Ad
         address = ""
     with engine.connect() as conn:
         admin = admin_store.find_admin(conn, address) if address else None
-    if not verified(admin.password_hash if admin else DUMMY_HASH, password) or admin is None:
+    if not verified(admin.password_hash if admin else dummy_hash(), password) or admin is None:
         return None
     with engine.begin() as conn:
         if HASHER.check_needs_rehash(admin.password_hash):

@@ -108,6 +108,7 @@ def render_preview(
         now,
         parts.sign,
         test=test,
+        category_names=parts.settings.feeds.category_labels,
     )
     envelope, _ = composer.compose(recipient, selection, to=to or None)
     variant = composer.variant(recipient, selection)

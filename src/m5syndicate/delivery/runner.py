@@ -97,6 +97,7 @@ class EditionRun:
             parts.links,
             clock.now(),
             verp=delivery_signer(settings),
+            category_names=settings.feeds.category_labels,
         )
         self.failures_in_a_row = 0
         self.paused = ""  # why this run paused the edition, once it has

@@ -10,6 +10,11 @@ List-Unsubscribe with an https URL and a ``mailto:`` (RFC 2369), RFC 8058's
 List-Unsubscribe-Post, a Feedback-ID (``edition:cadence:digest:sender``) for Gmail's
 feedback loop, a Message-ID on the From domain and the postal address in the footer.
 
+Article links are the same for every reader of a variant: the article's URL, or its
+click redirect when the link signer counts clicks (``[tracking] clicks``, set on the
+signer by the runtime). Category labels come from ``category_names`` (``[feeds]
+category_names``, by slug and language).
+
 A test send (``test=True``) is the same mail marked "[TEST] " in its subject, with a
 Message-ID of its own; the caller gives it inert links (``delivery/preview.py``).
 """
@@ -27,12 +32,14 @@ from m5syndicate.bounces.verp import DELIVERY_HEADER, DeliverySigner
 from m5syndicate.config import NewsletterSettings, SiteSettings
 from m5syndicate.digest.editions import Selection
 from m5syndicate.digest.render import (
+    NO_NAMES,
     PREFERENCES_SLOT,
     SLOTS,
     UNSUBSCRIBE_SLOT,
     RenderedMail,
     render_digest,
 )
+from m5syndicate.feeds.catalog import CategoryNames
 from m5syndicate.mail.message import (
     Envelope,
     HeaderBlock,
@@ -87,10 +94,11 @@ class Composer:
         sign: Signer | None = None,
         test: bool = False,
         verp: DeliverySigner | None = None,
+        category_names: CategoryNames = NO_NAMES,
     ) -> None:
         self.env, self.edition, self.site, self.newsletter = env, edition, site, newsletter
         self.links, self.date, self.sign, self.test = links, date, sign, test
-        self.verp = verp
+        self.verp, self.category_names = verp, category_names
         self.domain = sender_domain(newsletter.sender)
         self.bounce_address = parseaddr(newsletter.sender)[1]
         self.variants: dict[tuple[object, ...], Variant] = {}
@@ -112,6 +120,8 @@ class Composer:
             fmt,
             self.site,
             self.newsletter.postal_address,
+            category_names=self.category_names,
+            link=self.article_link,
         )
         subject = TEST_MARK + mail.subject if self.test else mail.subject
         head = header_block(
@@ -127,6 +137,9 @@ class Composer:
             ],
         )
         return Variant(subject, head, prepare_body(mail.text, mail.html, SLOTS), mail)
+
+    def article_link(self, article_id: int | None, url: str) -> str:
+        return self.links.article_link(self.edition.id, article_id, url)
 
     def message_id(self, recipient: Recipient) -> str:
         if self.test:  # never the id of the real delivery: that one may still be sent

@@ -6,6 +6,11 @@ format x article selection): per-subscriber links are rendered as slot markers a
 later by substitution (``message.prepare_body``). Dates are formatted with Babel in
 ``site.timezone``; no ``upper()``/``lower()`` touches Turkish text.
 
+An article's link is its own URL, or (``[tracking] clicks``) the edition's click redirect
+for it, made by the ``link`` the caller gives: the same for every reader of the variant.
+Its categories are labelled in the reader's language by ``[feeds] category_names``, else
+by the name the site gives them.
+
 Every mail's footer (``layout.html``, ``sender.txt``) names the sender and shows
 ``[newsletter] postal_address``, as CAN-SPAM and the bulk-sender rules of Gmail and
 Yahoo ask; the templates get it as ``postal_address``.
@@ -13,7 +18,7 @@ Yahoo ask; the templates get it as ``postal_address``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,13 +32,18 @@ from m5syndicate.collect import urls
 from m5syndicate.config import SiteSettings
 from m5syndicate.digest.editions import Selection
 from m5syndicate.errors import RenderError
-from m5syndicate.models import Article, Edition
+from m5syndicate.feeds.catalog import CategoryNames
+from m5syndicate.models import Article, Category, Edition
 
 # Slot markers: plain ASCII that autoescape, css-inline and quoted-printable leave alone.
 UNSUBSCRIBE_SLOT = "m5slot-unsubscribe-url"
 PREFERENCES_SLOT = "m5slot-preferences-url"
 SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
 MAX_HTML_BYTES = 90_000  # Gmail clips messages at about 102 KB
+
+NO_NAMES: CategoryNames = {}
+# (article id, its checked URL) -> the link a mail gives it; '' stays ''.
+ArticleLink = Callable[[int | None, str], str]
 
 INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
@@ -139,21 +149,35 @@ def local_date(moment: datetime, language: str, tz: str, form: str = "long") -> 
     return str(format_date(moment.astimezone(ZoneInfo(tz)), form, locale=language))
 
 
-def article_view(article: Article, language: str, tz: str, updated: bool) -> ArticleView:
+def article_view(
+    article: Article,
+    language: str,
+    tz: str,
+    updated: bool,
+    category_names: CategoryNames = NO_NAMES,
+    link: ArticleLink | None = None,
+) -> ArticleView:
     """What a template may show of an article; its URLs checked against the URL policy
     again (collect applied it; a mail must stay safe even if a stored row did not)."""
     image_url = web_url(article.image_url)
+    url = web_url(article.url)
     return ArticleView(
         title=article.title,
-        url=web_url(article.url),
+        url=link(article.id, url) if link is not None else url,
         summary=article.summary,
         image_url=image_url,
         image_alt=(article.image_alt or article.title) if image_url else "",
         date_text=local_date(article.published_at, language, tz),
-        categories=[category.name for category in article.categories],
+        categories=[category_label(c, language, category_names) for c in article.categories],
         author=article.author,
         updated=updated,
     )
+
+
+def category_label(category: Category, language: str, names: CategoryNames) -> str:
+    """One display name per category: the configured one in the reader's language, else
+    the one the site gives it."""
+    return names.get(category.slug, {}).get(language) or category.name
 
 
 def web_url(url: str) -> str:
@@ -172,6 +196,9 @@ def digest_page(
     language: str,
     site: SiteSettings,
     postal_address: str = "",
+    *,
+    category_names: CategoryNames = NO_NAMES,
+    link: ArticleLink | None = None,
 ) -> DigestPage:
     """Everything the digest templates need for one variant."""
     browser = archive_url(site.public_url, edition, language)
@@ -185,7 +212,9 @@ def digest_page(
             "date_text": local_date(edition.until, language, site.timezone, "full"),
         },
         articles=[
-            article_view(a, language, site.timezone, a.id in selection.updated)
+            article_view(
+                a, language, site.timezone, a.id in selection.updated, category_names, link
+            )
             for a in selection.articles
         ],
         more=selection.more,
@@ -203,8 +232,19 @@ def render_digest(
     fmt: str,
     site: SiteSettings,
     postal_address: str = "",
+    *,
+    category_names: CategoryNames = NO_NAMES,
+    link: ArticleLink | None = None,
 ) -> RenderedMail:
-    page = digest_page(edition, selection, language, site, postal_address)
+    page = digest_page(
+        edition,
+        selection,
+        language,
+        site,
+        postal_address,
+        category_names=category_names,
+        link=link,
+    )
     mail = render_mail(env, "digest", language, page.context(), html=fmt == "html")
     if mail.html is not None and len(mail.html.encode("utf-8")) > MAX_HTML_BYTES:
         raise RenderError(

@@ -11,7 +11,7 @@ language when it has one there, else in the first language it has a name in (M5 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from m5syndicate.config import FeedsSettings, SiteSettings
@@ -88,7 +88,7 @@ def feed_catalog(feeds: FeedsSettings, site: SiteSettings) -> list[FeedSpec]:
         )
         for lang in feeds.languages
     ]
-    names = category_names(feeds.category_names)
+    names = feeds.category_labels
     specs += [category_spec(slug, names.get(slug, {}), site) for slug in feeds.categories]
     return specs
 
@@ -107,17 +107,6 @@ def category_spec(slug: str, names: Mapping[str, str], site: SiteSettings) -> Fe
     )
 
 
-def category_names(entries: Iterable[str]) -> dict[str, dict[str, str]]:
-    """``["one-cikan:en=Featured"]`` -> ``{"one-cikan": {"en": "Featured"}}`` (config.py
-    has checked the form)."""
-    found: dict[str, dict[str, str]] = {}
-    for entry in entries:
-        key, _, name = entry.partition("=")
-        slug, _, language = key.partition(":")
-        found.setdefault(slug.strip(), {})[language.strip()] = name.strip()
-    return found
-
-
 def feed_meta(spec: FeedSpec, feeds: FeedsSettings, site: SiteSettings) -> FeedMeta:
     return FeedMeta(
         spec=spec,
@@ -126,7 +115,7 @@ def feed_meta(spec: FeedSpec, feeds: FeedsSettings, site: SiteSettings) -> FeedM
         site_title=site.title,
         hub=feeds.websub_hub,
         full_content=feeds.full_content,
-        category_names=category_names(feeds.category_names),
+        category_names=feeds.category_labels,
     )
 
 

@@ -343,3 +343,15 @@ admin_audit = Table(
     Column("detail", Text, nullable=False, default=""),
     Index(None, "at"),
 )
+
+# Clicks on an edition's article links (the /r/ redirect), counted per edition and
+# article: an aggregate only, with no subscriber, address or client in it.
+article_clicks = Table(
+    "article_clicks",
+    metadata,
+    Column("edition_id", ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("clicks", BigInteger, nullable=False, default=0),
+    when("first_clicked_at", nullable=False),
+    when("last_clicked_at", nullable=False),
+)

@@ -1,7 +1,7 @@
 """The admin JSON API, a FastAPI app mounted at /api: list and search subscribers, add,
-show, remove, stats; the recent editions with their state and pause cause. Its OpenAPI
-document (/api/openapi.json) is generated from the typed handlers and the models in
-`api_models`; people read it at /api/docs.
+show, remove, stats; the recent editions with their state and pause cause; an
+edition's clicks per article. Its OpenAPI document (/api/openapi.json) is generated
+from the typed handlers and the models in `api_models`; people read it at /api/docs.
 
 Every endpoint but the document and its page needs ``Authorization: Bearer
 $M5_ADMIN_TOKEN`` (401 otherwise, and always while no token is configured). Errors are
@@ -30,6 +30,7 @@ from m5syndicate import __version__
 from m5syndicate.errors import M5Error, NotFound
 from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
 from m5syndicate.runtime import Runtime
+from m5syndicate.store import clicks as click_store
 from m5syndicate.store import editions as edition_store
 from m5syndicate.subscribers import roster
 from m5syndicate.subscribers.roster import MAX_PAGE
@@ -44,7 +45,9 @@ from m5syndicate.subscribers.subscriptions import (
 from m5syndicate.web import apidocs
 from m5syndicate.web.api_models import (
     Added,
+    ArticleClicksOut,
     ConsentEvent,
+    EditionClicks,
     EditionOut,
     Error,
     NewSubscriber,
@@ -87,6 +90,7 @@ def require_token(
 STATES: dict[str, Any] = {"enum": list(SUBSCRIBER_STATES)}
 RuntimeOf = Annotated[Runtime, Depends(runtime_of)]
 SubscriberId = Annotated[int, Path(ge=1, le=MAX_ID)]
+EditionId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # an INTEGER column
 
 
 def answer(description: str) -> dict[str, Any]:
@@ -220,6 +224,27 @@ def unsuppress(
     if reason is None:
         raise NotFound(f"suppressions: {email[:80]!r} is not suppressed")
     return Unsuppressed(email=email, was=reason)
+
+
+@router.get(
+    "/editions/{edition_id}/clicks",
+    response_model=EditionClicks,
+    summary="Clicks per article of one edition, most clicked first (counts only)",
+    responses={404: answer("no such edition"), **BAD_INPUT},
+)
+def edition_clicks(edition_id: EditionId, runtime: RuntimeOf) -> EditionClicks:
+    with runtime.engine.connect() as conn:
+        edition = edition_store.get_edition(conn, edition_id)
+        if edition is None:
+            raise NotFound(f"editions: no edition {edition_id}")
+        rows = click_store.clicks_by_article(conn, edition_id)
+    return EditionClicks(
+        edition_id=edition_id,
+        slug=edition.slug,
+        state=edition.state,
+        total=sum(row.clicks for row in rows),
+        articles=[ArticleClicksOut(**vars(row)) for row in rows],
+    )
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -175,3 +175,22 @@ class EditionOut(BaseModel):
             created_at=edition.created_at,
             finished_at=edition.finished_at,
         )
+
+
+class ArticleClicksOut(BaseModel):
+    model_config = ConfigDict(title="ArticleClicks")
+
+    article_id: int
+    title: str
+    url: str  # the article's own URL, as stored now
+    clicks: int
+
+
+class EditionClicks(BaseModel):
+    """Clicks on an edition's article links: counts only, nobody's identity."""
+
+    edition_id: int
+    slug: str
+    state: str
+    total: int
+    articles: list[ArticleClicksOut]  # most clicked first

@@ -16,7 +16,18 @@ from starlette.routing import Mount
 from m5syndicate.errors import M5Error
 from m5syndicate.logs import redact_access_log
 from m5syndicate.runtime import Runtime
-from m5syndicate.web import account, api, archive, bounces, console, feeds, health, ops, pages
+from m5syndicate.web import (
+    account,
+    api,
+    archive,
+    bounces,
+    clicks,
+    console,
+    feeds,
+    health,
+    ops,
+    pages,
+)
 from m5syndicate.web.guards import BodyLimit, CleanTarget, PublicRedirects
 from m5syndicate.web.statuses import http_status
 
@@ -32,6 +43,7 @@ def create_app(runtime: Runtime, scheduler: health.SchedulerState | None = None)
             *account.routes(),
             *ops.routes(),  # before the API's mount: /api/hooks/ is not the admin API
             *archive.routes(),
+            *clicks.routes(),
             *bounces.routes(),  # before the API's mount too: /api/hooks/bounces/...
             *console.routes(),
             Mount(api.PREFIX, app=api.create_api(runtime)),

@@ -222,6 +222,7 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
         language,
         settings.site,
         settings.newsletter.postal_address,
+        category_names=settings.feeds.category_labels,
     )
     mark_withdrawn(page, shown, language)
     subscribe = f"{page.public_url}/subscribe"

@@ -20,11 +20,14 @@ from m5syndicate.delivery.preview import (
     sample_recipient,
     send_test,
 )
+from m5syndicate.delivery.send import SendParts
 from m5syndicate.errors import InputError, M5Error, NotFound
 from m5syndicate.models import Edition
 from m5syndicate.runtime import Runtime
+from m5syndicate.store import clicks as click_store
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
+from m5syndicate.subscribers.links import LinkSigner
 from m5syndicate.web.archive import edition_name
 from m5syndicate.web.console.auth import Admin, audited, console_page, page
 from m5syndicate.web.console.overview import progress_of
@@ -51,6 +54,14 @@ def edition_of(runtime: Runtime, edition_id: int) -> Edition:
     return edition
 
 
+def preview_parts(runtime: Runtime) -> SendParts:
+    """Send parts whose article links lead straight to the articles: an admin's clicks
+    in a preview or a test mail are not readers' clicks."""
+    site, web = runtime.settings.site, runtime.settings.web
+    links = LinkSigner(site.public_url, web.secret_key.get_secret_value(), count_clicks=False)
+    return runtime.send_parts(runtime.transport, links=links)
+
+
 def previews_of(runtime: Runtime, edition: Edition) -> list[VariantPreview]:
     """One preview per language and format the edition goes out in (each for a reader of
     every category), or one per language when nobody is subscribed yet."""
@@ -62,7 +73,7 @@ def previews_of(runtime: Runtime, edition: Edition) -> list[VariantPreview]:
         counts[key] = counts.get(key, 0) + variant.recipients
     languages = sorted({a.language for a in edition.articles})
     keys = sorted(counts) or [(lang, "html") for lang in languages]
-    parts = runtime.send_parts(runtime.transport)
+    parts = preview_parts(runtime)
     found = []
     for language, fmt in keys:
         try:
@@ -86,7 +97,11 @@ def detail_data(runtime: Runtime, edition_id: int) -> dict[str, Any]:
     edition = edition_of(runtime, edition_id)
     with runtime.engine.connect() as conn:
         failures = ledger.failed_deliveries(conn, edition_id)
+        clicks = click_store.clicks_by_article(conn, edition_id)
     return {
+        "clicks": clicks,
+        "clicks_total": sum(row.clicks for row in clicks),
+        "tracking": runtime.settings.tracking.clicks,
         "edition": edition,
         "progress": progress_of(runtime, edition),
         "previews": previews_of(runtime, edition),
@@ -172,12 +187,11 @@ async def test(request: Request, admin: Admin) -> Response:
 
     def made() -> Preview:
         recipient = sample_recipient(language, fmt)
-        parts = runtime.send_parts(runtime.transport)
-        return render_preview(parts, edition, recipient, runtime.clock(), to=to)
+        return render_preview(preview_parts(runtime), edition, recipient, runtime.clock(), to=to)
 
     outcome = "test"
     try:
-        await send_test(runtime.send_parts(runtime.transport), await run_in_threadpool(made), to)
+        await send_test(preview_parts(runtime), await run_in_threadpool(made), to)
     except M5Error:
         outcome = "test_failed"
     await audited(request, admin, "edition_test_send", edition.slug, f"{language}/{fmt} to {to}")

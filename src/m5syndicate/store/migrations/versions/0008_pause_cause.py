@@ -1,7 +1,7 @@
 """editions: why an edition is paused (relay, guard_rail, admin) and the reason in words
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 Before this, a relay pause and a guard-rail pause were both "paused" and the retries job
 resumed both; an admin's pause was "held". Existing rows get the cause their state meant.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
