@@ -54,7 +54,6 @@ from m5syndicate.store.deliveries import Outcome
 
 log = logging.getLogger("m5.send")
 Renew = Callable[[datetime], object]
-RENEW_AGAIN_AFTER = (0.2, 0.0)  # a second try before a shortfall counts as a failure
 
 
 def worker_name() -> str:
@@ -197,6 +196,8 @@ class EditionRun:
             try:
                 await asyncio.to_thread(self.renew_fn, until)
             except Exception as exc:
+                if isinstance(exc, LeasesBehind):  # those rows' leases end first
+                    self.lease_deadline = min(self.lease_deadline or exc.earliest, exc.earliest)
                 failing_since = failing_since or time.monotonic()
                 log.warning("could not renew the delivery leases (%s); retrying", first_line(exc))
                 if not self.lease_holds():
@@ -221,23 +222,23 @@ class EditionRun:
         return self.clock.now() < self.lease_deadline - margin
 
     def renew(self, until: datetime) -> None:
-        """Renew every lease we hold, or raise: a row another transaction holds locked
-        is skipped by the renewal, and its lease must not run out unnoticed (another
-        sender would take the row while it waits in our queue)."""
+        """Renew every lease we hold. A row another transaction holds locked is skipped
+        by the renewal (SKIP LOCKED); one skipped twice in a row (our own writer holds
+        a row only for a moment) raises LeasesBehind with its lease's end, so the run
+        stops before it: another sender would take the row while it waits in our queue."""
         edition_id = self.edition.id or 0
-        for pause in RENEW_AGAIN_AFTER:
-            with self.parts.engine.begin() as conn:
-                ledger.renew_leases(conn, edition_id, self.worker, until)
-                self.check_edition(conn)
-            with self.parts.engine.connect() as conn:
-                behind = ledger.unrenewed_leases(conn, edition_id, self.worker, until)
-            if not behind:
-                return
-            time.sleep(pause)  # our own writer may have held a few for a moment
-        raise LeasesBehind(
-            f"{behind} claimed deliveries are locked by another transaction and kept "
-            "their old lease"
-        )
+        with self.parts.engine.begin() as conn:
+            ledger.renew_leases(conn, edition_id, self.worker, until)
+            self.check_edition(conn)
+        with self.parts.engine.connect() as conn:
+            earliest = ledger.earliest_unrenewed_lease(conn, edition_id, self.worker, until)
+        # Renewed last time, a row has about two intervals left; skipped last time, one.
+        soon = self.clock.now() + timedelta(seconds=1.5 * self.renew_interval)
+        if earliest is not None and earliest < soon:
+            raise LeasesBehind(
+                "claimed deliveries locked by another transaction kept their old lease",
+                earliest,
+            )
 
     def check_edition(self, conn: Connection) -> None:
         """Stop when someone paused, held or finished the edition (one primary-key read)."""
@@ -320,7 +321,11 @@ class EditionRun:
 
 class LeasesBehind(StoreError):
     """Some leases could not be renewed (rows locked elsewhere): retried like a failed
-    renewal, and the run stops before the old leases end."""
+    renewal, and the run stops before ``earliest``, the first of those leases' end."""
+
+    def __init__(self, message: str, earliest: datetime) -> None:
+        super().__init__(message)
+        self.earliest = earliest
 
 
 def leases_lost(exc: BaseException, since: float, outage: bool) -> LeasesLost:

@@ -366,22 +366,20 @@ def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime
     return int(result.rowcount or 0)
 
 
-def unrenewed_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> int:
-    """This worker's claimed rows whose lease ends before ``until``: the ones a renewal
-    to ``until`` skipped because another transaction held them locked. Read after the
-    renewal committed; a row our own writer was finishing meanwhile may count once."""
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(deliveries)
-            .where(
-                (deliveries.c.edition_id == edition_id)
-                & (deliveries.c.claimed_by == worker)
-                & (deliveries.c.state == "sending")
-                & (deliveries.c.lease_until < until)
-            )
-        ).scalar_one()
-    )
+def earliest_unrenewed_lease(
+    conn: Connection, edition_id: int, worker: str, until: datetime
+) -> datetime | None:
+    """When the first of this worker's claimed rows that a renewal to ``until`` skipped
+    (another transaction held it locked) loses its lease; None when none was skipped.
+    Read after the renewal committed."""
+    return conn.execute(
+        select(func.min(deliveries.c.lease_until)).where(
+            (deliveries.c.edition_id == edition_id)
+            & (deliveries.c.claimed_by == worker)
+            & (deliveries.c.state == "sending")
+            & (deliveries.c.lease_until < until)
+        )
+    ).scalar_one_or_none()
 
 
 def release_worker(conn: Connection, edition_id: int, worker: str) -> int:
