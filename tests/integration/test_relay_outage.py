@@ -123,7 +123,10 @@ def test_a_relay_restarted_mid_send_is_ridden_out_nobody_twice_nobody_lost(
     missing = set(emails) - set(received)
     assert all(rows[email][0] == "unknown" for email in missing) and len(missing) <= 2
     assert {state for state, _ in rows.values()} <= {"sent", "unknown"}
-    assert all(attempts == 1 for _, attempts in rows.values())  # the outage cost none
+    # The outage cost no attempt: only a message in flight past RCPT when the relay
+    # stopped (one per connection) was tried again.
+    tried = Counter(attempts for _, attempts in rows.values())
+    assert set(tried) <= {1, 2} and tried[2] <= 2, tried
     (edition,) = report.editions
     assert edition.edition.state == "done" and not edition.paused
     lines = relay_lines(caplog)
