@@ -102,18 +102,39 @@ service imap-login {{
 """
 
 
+# Dovecot 2.3's capabilities once logged in, less MOVE (RFC 6851): a server that has
+# only COPY, STORE \Deleted and (with UIDPLUS, RFC 4315) UID EXPUNGE.
+WITHOUT_MOVE = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES "
+    "WITHIN CONTEXT=SEARCH LIST-STATUS BINARY LITERAL+"
+)
+
+
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
+    yield from temporary_dovecot()
+
+
+@pytest.fixture(params=["UIDPLUS", "no UIDPLUS"])
+def dovecot_without_move(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
+    """Dovecot offering no MOVE, with or without UIDPLUS (`imap_capability`)."""
+    offered = WITHOUT_MOVE if request.param == "UIDPLUS" else WITHOUT_MOVE.replace(" UIDPLUS", "")
+    yield from temporary_dovecot(f"protocol imap {{\n  imap_capability = {offered}\n}}\n")
+
+
+def temporary_dovecot(extra_config: str = "") -> Iterator[Dovecot]:
     if not os.path.exists(DOVECOT):
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
     # Not under pytest's tmp_path: that is 0700 for root, and Dovecot's own users must
     # reach the passwd file and the mail.
     with tempfile.TemporaryDirectory(prefix="m5-dovecot-") as folder:
         os.chmod(folder, 0o755)
-        yield from run_dovecot(Path(folder))
+        yield from run_dovecot(Path(folder), extra_config)
 
 
-def run_dovecot(root: Path) -> Iterator[Dovecot]:
+def run_dovecot(root: Path, extra_config: str = "") -> Iterator[Dovecot]:
     internal, login, uid, gid = users()
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir(parents=True)
@@ -133,6 +154,7 @@ def run_dovecot(root: Path) -> Iterator[Dovecot]:
             gid=gid,
             port=port,
         )
+        + extra_config
     )
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stderr=subprocess.PIPE)
     try:

@@ -357,6 +357,13 @@ class DeliverySettings(Section):
     pause_after: int = setting(
         20, "failures in a row that pause the edition (the relay is down)", ge=1, le=10000
     )
+    relay_outage_grace_seconds: float = setting(
+        60.0,
+        "send waits this long for a relay that refuses or drops connections (retrying with "
+        "backoff, pausing nothing) before it stops",
+        ge=0,
+        le=86400,
+    )
     timeout_seconds: float = setting(30.0, "SMTP connect and reply timeout", ge=0.1, le=600)
     data_timeout_seconds: float = setting(
         600.0,

@@ -86,8 +86,12 @@ class Subscriber:
 
 SUBSCRIBER_STATES = ("pending", "confirmed", "unsubscribed")
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
-# held: paused by an admin in the console; no sender picks it up until it is resumed.
+# Senders claim deliveries only while an edition is "sending". paused: the relay failed
+# (pause cause "relay"); the retries job, `worker` and `send` resume it. held: a person
+# must resume it (console, `send --resume`), because the guard rail (cause "guard_rail")
+# or an admin (cause "admin") stopped it.
 EDITION_STATES = ("open", "sending", "paused", "held", "done")
+PAUSE_CAUSES = ("relay", "guard_rail", "admin")
 
 
 @dataclass
@@ -103,11 +107,24 @@ class Edition:
     id: int | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    pause_cause: str = ""  # one of PAUSE_CAUSES while paused or held
+    pause_reason: str = ""
 
     @property
     def slug(self) -> str:
         """The edition's name in URLs and messages: daily-2026-11-28."""
         return f"{self.cadence}-{self.period_key}"
+
+    @property
+    def pause(self) -> str:
+        """Why it is paused (the relay's failure, in words) or held ("held (guard_rail):
+        hard bounces 6.0% ..."), for people; "" while it may be sent."""
+        reason = self.pause_reason or "no reason recorded"
+        if self.state == "paused":
+            return reason
+        if self.state == "held":
+            return f"held ({self.pause_cause or 'admin'}): {reason}"
+        return ""
 
 
 @dataclass(frozen=True)

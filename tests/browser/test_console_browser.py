@@ -91,8 +91,9 @@ def test_console_in_a_browser(
         assert any(m["To"] == ADMIN for m in site.wait_for_mails(1))
         page.locator("form[action$='/pause'] button").click()
         expect(page.locator("h1")).to_contain_text("held")
+        expect(page.locator(".notice.pause")).to_contain_text(ADMIN)  # who held it, and why
         page.locator("form[action$='/resume'] button").click()
-        expect(page.locator("h1")).to_contain_text("paused")
+        expect(page.locator("h1")).to_contain_text("sending")  # back to the senders
         shot(page, f"console-{lang}-resumed")
 
         csv = tmp_path / "list.csv"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from html import escape
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from m5syndicate.runtime import Runtime
 from m5syndicate.web.app import create_app
 from tests.digests import (
     DEFENCE_NEWS,
+    POSTAL_ADDRESS,
     add_subscribers,
     make_article,
     run_send,
@@ -47,6 +49,8 @@ def test_archive_lists_and_shows_sent_editions(engine: Engine, tmp_path: Path) -
     assert "/unsubscribe/" not in page.text and "abone olun</a>" in page.text
     assert english.status_code == 200 and "Haber radar" in english.text
     assert missing.status_code == 404
+    for shown in (page, english):  # the sender's postal address, as in the mail's footer
+        assert f"M5 Dergi · {escape(POSTAL_ADDRESS)}</div>" in shown.text
 
 
 def test_an_article_withdrawn_since_sending_is_marked_with_nothing_of_it_shown(

@@ -216,6 +216,19 @@ def test_ses_bounce_signed_by_sns_is_recorded_for_its_delivery(hooks: Hooks) -> 
     assert hooks.post("ses", body).json()["recorded"] == {}  # SNS retries: stored once
 
 
+def test_the_sns_certificate_is_fetched_once_for_many_calls(hooks: Hooks) -> None:
+    tokens = [delivery_signer(hooks.settings).token(one.delivery_id) for one in hooks.sent[:3]]
+    for one, token in zip(hooks.sent[:3], tokens, strict=True):
+        body = json.dumps(sns_message(hooks.pki, "Notification", ses_bounce(one, token)))
+        response = hooks.post("ses", body.encode())
+        assert response.status_code == 200, response.text
+        assert response.json()["recorded"] == {"hard": 1}
+    assert hooks.sns.asked == [CERT_URL]  # kept by URL: the second and third calls fetch nothing
+    forged = sns_message(hooks.pki, "Notification", ses_bounce(hooks.sent[4], tokens[0]))
+    forged["Message"] = forged["Message"].replace("Permanent", "Transient")
+    assert hooks.post("ses", json.dumps(forged).encode()).status_code == 401  # still checked
+
+
 def test_ses_forgeries_are_refused_without_fetching_from_elsewhere(hooks: Hooks) -> None:
     one = hooks.sent[1]
     good = sns_message(hooks.pki, "Notification", ses_bounce(one, ""))

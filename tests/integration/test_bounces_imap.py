@@ -12,7 +12,12 @@ from sqlalchemy.engine import Engine
 
 from tests.bounce_mail import ONE_EACH, returned_mails, sent_digests
 from tests.digests import SECRET, settings_for
-from tests.dovecot import PASSWORD, Dovecot, dovecot  # noqa: F401 (the fixture)
+from tests.dovecot import (  # noqa: F401 (the fixtures)
+    PASSWORD,
+    Dovecot,
+    dovecot,
+    dovecot_without_move,
+)
 from tests.integration.test_bounces_maildir import outcome
 from tests.integration.test_cli import m5
 
@@ -93,3 +98,50 @@ def test_an_untrusted_certificate_is_refused(
     result = m5("bounces", env=env)
     assert result.returncode == 1
     assert "CERTIFICATE_VERIFY_FAILED" in result.stderr
+
+
+def capabilities(server: Dovecot) -> list[str]:
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    with imaplib.IMAP4_SSL("127.0.0.1", server.port, ssl_context=context) as imap:
+        imap.login("bounces", PASSWORD)
+        _, data = imap.capability()
+        return data[-1].decode().split()
+
+
+def test_without_move_each_mail_is_copied_then_expunged(
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    dovecot_without_move: Dovecot,  # noqa: F811
+) -> None:
+    server = dovecot_without_move
+    offered = capabilities(server)
+    assert "MOVE" not in offered  # the COPY + STORE \Deleted (+ UID EXPUNGE) path is taken
+    settings = settings_for(database_url, tmp_path)
+    sent = sent_digests(engine, settings, len(ONE_EACH))
+    for data in returned_mails(settings, sent).values():
+        server.deliver(data)
+    env = {
+        "M5_DATABASE__URL": database_url,
+        "M5_SECRET_KEY": SECRET,
+        "M5_BOUNCES__MAILBOX": server.url,
+        "M5_BOUNCES_PASSWORD": PASSWORD,
+    }
+
+    result = m5("bounces", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "9 mails read; recorded complaint 1, hard 3, soft 1, unsubscribe 1" in result.stdout
+    assert len(server.folder("Processed")) == 8  # every done mail copied, none lost
+    flags = keywords_in_inbox(server)
+    unreadable = [f for f in flags if b"M5Unreadable" in f]
+    assert len(unreadable) == 1 and b"\\Deleted" not in unreadable[0]  # kept as it was
+    if "UIDPLUS" in offered:
+        assert len(flags) == 1  # each copied mail expunged by its UID, the kept one stays
+    else:
+        # No UID EXPUNGE: the copied mails stay marked \Deleted (a plain EXPUNGE could
+        # take mail someone else marked), and are never read again.
+        assert sum(b"\\Deleted" in f for f in flags) == 8
+    again = m5("bounces", env=env)
+    assert "0 mails read" in again.stdout, again.stdout
+    assert len(server.folder("Processed")) == 8  # nothing copied twice

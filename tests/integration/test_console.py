@@ -106,10 +106,16 @@ def test_admin_walks_the_console_and_every_action_is_audited(
         paused = client.post(f"/admin/editions/{edition.id}/pause", data={"csrf_token": token})
         assert paused.status_code == 303
         with site.runtime.engine.connect() as conn:
-            assert edition_store.get_edition(conn, edition.id or 0).state == "held"
+            held = edition_store.get_edition(conn, edition.id or 0)
+        assert (held.state, held.pause_cause) == ("held", "admin")
+        assert ADMIN in held.pause_reason
+        shown = client.get(f"/admin/editions/{edition.id}").text
+        assert "an admin (an admin must resume it)" in shown and ADMIN in shown
         client.post(f"/admin/editions/{edition.id}/resume", data={"csrf_token": token})
         with site.runtime.engine.connect() as conn:
-            assert edition_store.get_edition(conn, edition.id or 0).state == "paused"
+            resumed = edition_store.get_edition(conn, edition.id or 0)
+        # Back to the senders (the retries job takes it up), the pause cleared.
+        assert (resumed.state, resumed.pause_cause, resumed.pause_reason) == ("sending", "", "")
 
         csv = b"email,language\nnew@example.org,tr\nnot-an-address,tr\nother@example.org,xx\n"
         imported = client.post(

@@ -23,7 +23,6 @@ from tests.digests import (
     settings_for,
     store_articles,
 )
-from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
 from tests.unit.test_links_and_dkim import ed25519_key, rsa_key
 
@@ -98,26 +97,6 @@ def test_temporary_failures_give_up_after_max_attempts(engine: Engine, tmp_path:
     assert address == emails[0] and code == 451
     assert reply.startswith("gave up after 3 attempts; last: smtp: ")
     assert "refused the recipient (RCPT): 451" in reply
-
-
-def test_relay_down_pauses_the_edition_then_send_resumes(engine: Engine, tmp_path: Path) -> None:
-    store_articles(engine, [make_article("a")])
-    emails = add_subscribers(engine, 12)
-    port = free_port()  # nothing listens here yet
-    settings = settings_for(url_of(engine), tmp_path, delivery={"pause_after": 5, "concurrency": 2})
-    url = f"smtp://127.0.0.1:{port}?starttls=off"
-    report = run_send(engine, settings, smtp_transport(url, 2))
-    (edition,) = report.editions
-    assert edition.edition.state == "paused"
-    assert "5 deliveries failed in a row" in edition.paused
-    assert "cannot connect to 127.0.0.1" in edition.paused
-    assert edition.counts["pending"] == 12 and edition.tally.sent == 0
-    with FaultySMTPServer(port=port) as server:
-        again = run_send(engine, settings, smtp_transport(url, 2))
-        assert sorted(server.handler.counts()) == sorted(emails)
-    (resumed,) = again.editions
-    assert resumed.edition.id == edition.edition.id
-    assert resumed.edition.state == "done" and resumed.counts == {"sent": 12}
 
 
 def test_dkim_signed_digests_verify_as_received(engine: Engine, tmp_path: Path) -> None:

@@ -81,7 +81,12 @@ def test_a_hard_bounce_rate_past_the_limit_pauses_a_sending_edition(
     again = read_mail(report(settings, sent[1], "postfix-dsn-hard.eml", "h2"), verp)
     tally, _ = strict.record(again, "mailbox", NOW)
     assert tally.paused == ["daily 2026-11-28: hard bounces 20.0% of 10 sent (limit 5.0%)"]
-    assert edition_state(engine, edition_id) == "paused"
+    assert edition_state(engine, edition_id) == "held"  # no sender or job takes it up again
+    with engine.connect() as conn:
+        held = edition_store.get_edition(conn, edition_id)
+    assert held is not None and held.pause_cause == "guard_rail"
+    assert held.pause_reason.startswith("hard bounces 20.0% of 10 sent (limit 5.0%)")
+    assert "m5syndicate send --resume daily-2026-11-28" in held.pause_reason
 
 
 def test_one_complaint_in_ten_passes_the_complaint_limit(

@@ -4,7 +4,10 @@ findings a bounce mail gives (bounces/parse.py), so bounces/record.py acts on th
 - Amazon SES via SNS: the SNS message signature (SignatureVersion 1: SHA1, 2: SHA256,
   RSA PKCS#1 v1.5) under the certificate at ``SigningCertURL``, which must be an https
   URL on ``sns.<region>.amazonaws.com`` and chain to a trusted CA for the name
-  ``sns.amazonaws.com``; the topic must be one of ``[bounces] ses_topic_arns``;
+  ``sns.amazonaws.com``; the topic must be one of ``[bounces] ses_topic_arns``. The
+  certificate is kept by URL (at most 16, for an hour): SNS signs with one for months,
+  and fetching it on every call would make each webhook call an outbound request. The
+  chain and its dates are checked on every call all the same;
 - Mailgun: HMAC-SHA256 of timestamp + token under the webhook signing key, the timestamp
   within 15 minutes;
 - Postmark: HTTP basic auth (it has no signature);
@@ -21,12 +24,14 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,6 +45,7 @@ from m5syndicate.errors import M5Error
 SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 SNS_CERT_NAME = "sns.amazonaws.com"
 MAILGUN_MAX_AGE_SECONDS = 15 * 60
+CERTIFICATES_KEPT, CERTIFICATE_TTL_SECONDS = 16, 3600.0
 Fetch = Callable[[str], bytes]  # GET an https URL, the body
 
 
@@ -126,12 +132,37 @@ def system_trust() -> Store:
         return Store(x509.load_pem_x509_certificates(bundle.read()))
 
 
+class CertificateCache:
+    """Fetched certificates by URL, bounded and expiring; safe across threads (the web
+    app verifies in its thread pool). A failed fetch is not kept."""
+
+    def __init__(self, fetch: Fetch, size: int, ttl: float) -> None:
+        self.fetch = fetch
+        self.kept: TTLCache[str, bytes] = TTLCache(maxsize=size, ttl=ttl)
+        self.lock = threading.Lock()
+
+    def __call__(self, url: str) -> bytes:
+        with self.lock:
+            found = self.kept.get(url)
+        if found is not None:
+            return found
+        body = self.fetch(url)
+        with self.lock:
+            self.kept[url] = body
+        return body
+
+
 @dataclass(frozen=True)
 class SnsVerifier:
     fetch: Fetch  # only ever given URLs that passed check_sns_url
     trust: Store
     topics: tuple[str, ...]
     now: Callable[[], datetime]
+    certificates: CertificateCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        cache = CertificateCache(self.fetch, CERTIFICATES_KEPT, CERTIFICATE_TTL_SECONDS)
+        object.__setattr__(self, "certificates", cache)  # frozen: set once, here
 
     def verify(self, message: Mapping[str, Any]) -> None:
         if message.get("TopicArn") not in self.topics:
@@ -146,7 +177,7 @@ class SnsVerifier:
         url = check_sns_url(str(message.get("SigningCertURL", "")), "SigningCertURL")
         if not urlsplit(url).path.endswith(".pem"):
             raise HookRefused("SNS SigningCertURL does not name a .pem certificate")
-        chain = x509.load_pem_x509_certificates(self.fetch(url))
+        chain = x509.load_pem_x509_certificates(self.certificates(url))
         self.check_chain(chain)
         key = chain[0].public_key()
         if not isinstance(key, rsa.RSAPublicKey):

@@ -137,8 +137,11 @@ class ImapBox:
         self.check(self.imap.uid("STORE", key, "+FLAGS", f"({UNREADABLE_KEYWORD})"), f"mark {key}")
 
     def close(self) -> None:
+        """Leave without CLOSE: CLOSE expunges every mail marked \\Deleted in the folder,
+        also mail another client marked, which the COPY fallback promises not to do."""
         try:
-            self.imap.close()
+            if b"UNSELECT" in self.offers.split():
+                self.imap.unselect()
             self.imap.logout()
         except (OSError, imaplib.IMAP4.error):
             pass  # the server went away; nothing is left to save

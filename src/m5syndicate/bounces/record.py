@@ -9,8 +9,10 @@
 Each event is stored once (its key), so a mail read again after a crash changes nothing.
 Where the events name an edition, its guard rail is checked in the same transaction:
 past ``pause_after_messages`` sent, a hard-bounce rate above ``pause_hard_rate`` or a
-complaint rate above ``pause_complaint_rate`` pauses it (the runner stops at its next
-claim; `send --resume` goes on once the list is cleaned).
+complaint rate above ``pause_complaint_rate`` holds it (state "held", cause
+"guard_rail"): every running sender stops at its next claim or lease renewal, and no
+sender or job takes it up again until a person resumes it (the console, or
+`m5syndicate send --resume SLUG`) once the list is cleaned.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from m5syndicate.store.bounces import Target
 from m5syndicate.subscribers.links import UNSUBSCRIBE, verify_token
 from m5syndicate.subscribers.subscriptions import Consent, record
 
+GUARDED_STATES = ("sending", "paused")  # held by the guard rail from these; not once done
 BY_MAIL = Consent(via="mail")  # the person wrote (a complaint, an unsubscribe mail)
 BY_BOUNCE = Consent(via="bounce")  # their server said the address does not take mail
 
@@ -148,8 +151,14 @@ class Recorder:
         paused = []
         for rates in bounce_store.edition_rates(conn, edition_ids):
             why = self.pause_reason(rates)
-            if why and rates.state == "sending":
-                edition_store.set_edition_state(conn, rates.edition_id, "paused")
+            slug = f"{rates.cadence}-{rates.period_key}"
+            reason = (
+                f"{why}; clean the list (`m5syndicate status`, the bounces), then resume it "
+                f"in the console or with `m5syndicate send --resume {slug}`"
+            )
+            if why and edition_store.hold_edition(
+                conn, rates.edition_id, "guard_rail", reason, GUARDED_STATES
+            ):
                 paused.append(f"{rates.cadence} {rates.period_key}: {why}")
         return paused
 

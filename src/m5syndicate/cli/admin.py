@@ -76,6 +76,15 @@ def status(obj: Context) -> None:
     report = read_status(runtime.engine)
     for title, counts in report.sections():
         click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    if report.paused:
+        click.echo(
+            "\npaused editions (cause: relay resumes by itself; guard_rail, admin: "
+            "`m5syndicate send --resume EDITION` or the console):"
+        )
+        echo_table(
+            [(e.slug, e.state, e.pause_cause, e.pause_reason) for e in report.paused],
+            ("edition", "state", "cause", "reason"),
+        )
     show_jobs(runtime, report.jobs)
     show_bounce_rates(runtime.engine)
     if report.failing_sources:

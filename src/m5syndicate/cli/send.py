@@ -19,6 +19,7 @@ import click
 from m5syndicate.cli.base import Context, echo_table, main, pass_context
 from m5syndicate.cli.text import plural
 from m5syndicate.config import CADENCES
+from m5syndicate.delivery import holds
 from m5syndicate.delivery.preview import (
     EditionPlan,
     edition_to_show,
@@ -82,6 +83,13 @@ def cores() -> int:
     "and rate_per_second are split among them. Fewer are started when there is less than "
     "a batch ([delivery] batch_size) each. 1: send in this process.",
 )
+@click.option(
+    "--resume",
+    "resume_slug",
+    metavar="EDITION",
+    help="Resume EDITION (e.g. daily-2026-11-28), held by the bounce guard rail or an "
+    "admin, then send. Relay pauses need no flag: every send resumes them.",
+)
 @pass_context
 def send(
     obj: Context,
@@ -92,6 +100,7 @@ def send(
     limit: int | None,
     retry_failed: bool,
     processes: int,
+    resume_slug: str | None,
 ) -> None:
     """Freeze the due edition(s) and deliver them, resuming any unfinished one.
 
@@ -113,6 +122,9 @@ def send(
         return
     if subscriber:
         raise InputError("send: --subscriber goes with --test-to")
+    if resume_slug:
+        resumed = holds.resume_by_slug(runtime.engine, resume_slug)
+        click.echo(f"{resumed.slug}: resumed ({resumed.pause or resumed.state})")
     options = SendOptions(cadences=cadences, limit=limit, retry_failed=retry_failed)
     if processes > 1:
         report = send_with_processes(runtime, options, processes)

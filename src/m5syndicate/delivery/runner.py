@@ -6,10 +6,18 @@ and waits until its outcome is committed (writer.py) before taking the next one,
 crash leaves at most one accepted-but-unrecorded message per connection. What a failure
 becomes is policy.py's decision; opening and closing the edition is send.py's.
 
+A relay that went away is ridden out (relay.py): the same message is offered again,
+with backoff, for `[delivery] relay_outage_grace_seconds`, then the run stops.
+
 The renewer keeps the leases of claimed rows alive. When it fails it logs and retries;
 no message is started once the leases may have run out (another sender may have taken
 the rows), and the run stops with LeasesLost: nothing dies quietly. Database calls ride
 out an outage of `[database] outage_grace_seconds` (outage.py).
+
+A pause written elsewhere (the bounce guard rail, the console) holds: claims take rows
+only while the edition is "sending" (store/deliveries.py), and when a claim comes back
+empty, and at every lease renewal, the runner reads the edition's state; once it is no
+longer sending, no queued message is started (their rows go back when the run closes).
 """
 
 from __future__ import annotations
@@ -25,18 +33,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Connection
+
 from m5syndicate.bounces.verp import delivery_signer
 from m5syndicate.delivery import policy
 from m5syndicate.delivery.outage import LeasesLost, first_line, is_outage, ride_out
 from m5syndicate.delivery.pacing import Budget, Clock, RateLimit
 from m5syndicate.delivery.parts import SendParts
+from m5syndicate.delivery.relay import RelayDown, RelayWatch, Stopped
 from m5syndicate.delivery.reports import Meter
 from m5syndicate.delivery.writer import OutcomeWriter
 from m5syndicate.digest.compose import Composer
 from m5syndicate.digest.editions import Selection, select_articles
-from m5syndicate.errors import DeliveryError, InputError
+from m5syndicate.errors import DeliveryError, InputError, StoreError
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
+from m5syndicate.store import editions as edition_store
 from m5syndicate.store import subscribers as subscriber_store
 from m5syndicate.store.deliveries import Outcome
 
@@ -76,6 +88,7 @@ class EditionRun:
         self.delivered: dict[int, dict[int, str]] = {}  # subscriber -> article -> hash sent
         self.suppressed: set[str] = set()
         self.limiter = RateLimit(self.delivery.rate_per_second)
+        self.relay = RelayWatch(self.delivery.relay_outage_grace_seconds, stop)
         settings = parts.settings
         self.composer = Composer(
             parts.env,
@@ -88,7 +101,8 @@ class EditionRun:
             category_names=settings.feeds.category_labels,
         )
         self.failures_in_a_row = 0
-        self.paused = ""  # why the edition paused, once it has
+        self.paused = ""  # why this run paused the edition, once it has
+        self.stopped_by = ""  # why the edition stopped being sent, paused by someone else
         self.error: Exception | None = None  # what stopped the run (a template, the database)
         self.busy = 0  # workers inside a delivery
         self.changed = asyncio.Event()  # a worker finished a message
@@ -102,7 +116,7 @@ class EditionRun:
 
     @property
     def halted(self) -> bool:
-        return self.stop.is_set() or bool(self.paused) or self.error is not None
+        return self.stop.is_set() or bool(self.paused or self.stopped_by) or self.error is not None
 
     async def run(self) -> None:
         writer = OutcomeWriter(
@@ -169,6 +183,8 @@ class EditionRun:
             ids = [recipient.subscriber_id for recipient in batch]
             self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
             self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
+            if not batch:
+                self.check_edition(conn)
         if batch and self.lease_deadline is None:
             self.lease_deadline = lease
         return batch
@@ -192,6 +208,8 @@ class EditionRun:
             try:
                 await asyncio.to_thread(self.renew_fn, until)
             except Exception as exc:
+                if isinstance(exc, LeasesBehind):  # those rows' leases end first
+                    self.lease_deadline = min(self.lease_deadline or exc.earliest, exc.earliest)
                 failing_since = failing_since or time.monotonic()
                 log.warning("could not renew the delivery leases (%s); retrying", first_line(exc))
                 if not self.lease_holds():
@@ -216,8 +234,29 @@ class EditionRun:
         return self.clock.now() < self.lease_deadline - margin
 
     def renew(self, until: datetime) -> None:
+        """Renew every lease we hold. A row another transaction holds locked is skipped
+        by the renewal (SKIP LOCKED); one skipped twice in a row (our own writer holds
+        a row only for a moment) raises LeasesBehind with its lease's end, so the run
+        stops before it: another sender would take the row while it waits in our queue."""
+        edition_id = self.edition.id or 0
         with self.parts.engine.begin() as conn:
-            ledger.renew_leases(conn, self.edition.id or 0, self.worker, until)
+            ledger.renew_leases(conn, edition_id, self.worker, until)
+            self.check_edition(conn)
+        with self.parts.engine.connect() as conn:
+            earliest = ledger.earliest_unrenewed_lease(conn, edition_id, self.worker, until)
+        # Renewed last time, a row has about two intervals left; skipped last time, one.
+        soon = self.clock.now() + timedelta(seconds=1.5 * self.renew_interval)
+        if earliest is not None and earliest < soon:
+            raise LeasesBehind(
+                "claimed deliveries locked by another transaction kept their old lease",
+                earliest,
+            )
+
+    def check_edition(self, conn: Connection) -> None:
+        """Stop when someone paused, held or finished the edition (one primary-key read)."""
+        current = edition_store.edition_state(conn, self.edition.id or 0)
+        if current is not None and current.state != "sending":
+            self.stopped_by = current.pause or current.state
 
     # --- sending ------------------------------------------------------------------
 
@@ -248,7 +287,11 @@ class EditionRun:
             envelope = await loop.run_in_executor(self.signing, envelope.signed_by, self.parts.sign)
         await self.limiter.wait()
         try:
-            reply = await self.parts.transport.send(envelope)
+            reply = await self.relay.send(lambda: self.parts.transport.send(envelope))
+        except RelayDown:
+            raise  # the relay stayed away: the run stops, this row goes back untouched
+        except Stopped:
+            return outcome_of(recipient, "released", "")
         except DeliveryError as exc:
             outcome = self.failed(recipient, exc)
         except Exception as exc:  # an unexpected transport error is a temporary one
@@ -285,6 +328,15 @@ class EditionRun:
         if verdict.retry_in is not None:
             outcome.next_attempt_at = self.clock.now() + verdict.retry_in
         return outcome
+
+
+class LeasesBehind(StoreError):
+    """Some leases could not be renewed (rows locked elsewhere): retried like a failed
+    renewal, and the run stops before ``earliest``, the first of those leases' end."""
+
+    def __init__(self, message: str, earliest: datetime) -> None:
+        super().__init__(message)
+        self.earliest = earliest
 
 
 def leases_lost(exc: BaseException, since: float, outage: bool) -> LeasesLost:

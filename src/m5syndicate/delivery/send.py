@@ -150,17 +150,20 @@ async def deliver_edition(
     options: SendOptions,
     on_progress: ProgressCallback | None,
 ) -> EditionReport:
-    """Open the edition's ledger, run it, close it (also when the run failed)."""
+    """Open the edition's ledger, run it, close it (also when the run failed). An edition
+    held since it was listed is not run: the report says why it is held."""
     grace = parts.settings.database.outage_grace_seconds
-    total, finished = await ride_out(
+    opened = await ride_out(
         f"opening {edition.slug}",
         grace,
         lambda: open_edition(parts.engine, edition, options.retry_failed, clock.now()),
     )
+    total, finished = opened or (0, 0)
     meter = Meter(edition.slug, total, finished, on_progress)
     run = EditionRun(parts, edition, clock, budget, stop, meter)
     try:
-        await run.run()
+        if opened is not None:
+            await run.run()
     finally:
         report = await ride_out(
             f"closing {edition.slug}",
@@ -173,18 +176,19 @@ async def deliver_edition(
 
 def open_edition(
     engine: Engine, edition: Edition, retry_failed: bool, now: datetime
-) -> tuple[int, int]:
-    """Deliveries for every confirmed subscriber (first run), or resume a pause; returns
-    (deliveries in all, already finished)."""
+) -> tuple[int, int] | None:
+    """Deliveries for every confirmed subscriber (first run), or resume a relay pause;
+    returns (deliveries in all, already finished), or None when the edition is held."""
     edition_id = edition.id or 0
     with engine.begin() as conn:
+        if not edition_store.start_sending(conn, edition_id):
+            return None
         if edition.state == "open":
             ledger.populate_deliveries(conn, edition_id, edition.cadence, now)
         if retry_failed:
             ledger.retry_failed(conn, edition_id)
-        edition_store.set_edition_state(conn, edition_id, "sending")
         counts = ledger.edition_counts(conn, edition_id)
-    edition.state = "sending"
+    edition.state, edition.pause_cause, edition.pause_reason = "sending", "", ""
     return sum(counts.values()), sum(counts[state] for state in ledger.FINAL_STATES)
 
 
@@ -192,20 +196,23 @@ def close_edition(
     engine: Engine, edition: Edition, worker: str | None, paused: str, now: datetime
 ) -> EditionReport:
     """Release what this run still holds (``worker``; None: a parent that holds
-    nothing); mark the edition paused or done."""
+    nothing); mark the edition paused (this run saw the relay fail) or done, unless
+    someone paused or held it meanwhile: that stays."""
     edition_id = edition.id or 0
     with engine.begin() as conn:
         if worker is not None:
             ledger.release_worker(conn, edition_id, worker)
         counts = ledger.edition_counts(conn, edition_id)
         if paused:
-            edition.state = "paused"
-            edition_store.set_edition_state(conn, edition_id, "paused")
+            edition_store.pause_for_relay(conn, edition_id, paused)
         elif counts["pending"] + counts["sending"] == 0:
-            edition.state = "done"
-            edition_store.set_edition_state(conn, edition_id, "done", now)
+            edition_store.finish_sending(conn, edition_id, now)
+        current = edition_store.edition_state(conn, edition_id)
         failures = ledger.failed_deliveries(conn, edition_id)
-    return EditionReport(edition, Tally(), counts, failures, paused)
+    if current is not None:
+        edition.state, edition.finished_at = current.state, current.finished_at
+        edition.pause_cause, edition.pause_reason = current.pause_cause, current.pause_reason
+    return EditionReport(edition, Tally(), counts, failures, edition.pause)
 
 
 def count_sending(metrics: Metrics, edition: EditionReport) -> None:
@@ -271,11 +278,12 @@ async def open_due_editions(
 
         for edition in await ride_out("finding the due editions", grace, due):
 
-            def open_one(edition: Edition = edition) -> tuple[int, int]:
+            def open_one(edition: Edition = edition) -> tuple[int, int] | None:
                 return open_edition(engine, edition, options.retry_failed, now)
 
-            total, finished = await ride_out(f"opening {edition.slug}", grace, open_one)
-            opened.append(OpenEdition(edition, total, finished))
+            counts = await ride_out(f"opening {edition.slug}", grace, open_one)
+            if counts is not None:  # None: held by the guard rail or an admin, not sent
+                opened.append(OpenEdition(edition, *counts))
     return OpenedSend(opened, budget)
 
 

@@ -1,7 +1,9 @@
 """Who fires the jobs. Exactly one `run` process leads:
 
 - on PostgreSQL, the holder of an advisory lock on a dedicated connection; the others
-  retry every ``check_seconds`` and take over within that time when the leader dies;
+  retry every ``check_seconds`` and take over within that time when the leader dies. A
+  database that cannot be reached is raised, not taken for lost leadership, so that
+  the leader loop can ride the outage out or stop with one line;
 - on SQLite, the holder of an exclusive file lock beside the database; a second `run`
   refuses to start (SQLite is for one process).
 """
@@ -17,6 +19,7 @@ from typing import IO, Protocol
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from m5syndicate.delivery.outage import is_outage
 from m5syndicate.errors import StoreError
 from m5syndicate.store import locks
 
@@ -49,8 +52,10 @@ class PostgresLeadership:
                 return True
             conn.close()
             return False
-        except (StoreError, SQLAlchemyError):  # any database trouble: not the leader
+        except (StoreError, SQLAlchemyError) as exc:  # any database trouble: not the leader
             self.drop()
+            if is_outage(exc):
+                raise  # the database is away: the leader loop rides it out, or stops
             return False
 
     def drop(self) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from m5syndicate.delivery.outage import first_line, is_outage
 from m5syndicate.delivery.reports import Progress
+from m5syndicate.errors import M5Error
 from m5syndicate.metrics import Metrics
 from m5syndicate.models import utcnow
 from m5syndicate.scheduling.leader import Leadership
@@ -142,16 +143,32 @@ class Service:
         task.add_done_callback(self.running.discard)
 
     async def run_recorded(self, spec: JobSpec, scheduled_for: datetime) -> None:
-        await asyncio.to_thread(self.record_start, spec.name, scheduled_for)
+        if not await self.write_job_table(self.record_start, spec.name, scheduled_for):
+            return  # the database is away: the leader loop rides it out, or stops
         started, error = time.perf_counter(), ""
         try:
             await spec.action(scheduled_for)
         except Exception as exc:  # a failed run is recorded; the scheduler goes on
             error = f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed", spec.name, extra={"job": spec.name})
+            if isinstance(exc, M5Error):  # ours says what and what to do: one line
+                log.error("job %s failed: %s", spec.name, exc, extra={"job": spec.name})
+            else:
+                log.exception("job %s failed", spec.name, extra={"job": spec.name})
         self.metrics.job_duration.labels(job=spec.name).observe(time.perf_counter() - started)
         self.metrics.job_runs.labels(job=spec.name, status="failed" if error else "ok").inc()
-        await asyncio.to_thread(self.record_end, spec.name, error)
+        await self.write_job_table(self.record_end, spec.name, error)
+
+    async def write_job_table(self, write: Callable[[str, Any], None], *args: Any) -> bool:
+        """A job's start or end row; during an outage one line is logged instead (the
+        leader loop rides the outage out or stops the process)."""
+        try:
+            await asyncio.to_thread(write, *args)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("job %s: the job table is unreachable (%s)", args[0], first_line(exc))
+            return False
+        return True
 
     # The job table is written off the event loop: a busy SQLite must not stall the web.
     def record_start(self, name: str, scheduled_for: datetime) -> None:
@@ -228,7 +245,14 @@ class Service:
             self.leadership.release()
 
     async def check_leadership(self) -> None:
-        leading = await asyncio.to_thread(self.leadership.acquire)
+        try:
+            leading = await asyncio.to_thread(self.leadership.acquire)
+        except Exception:
+            if self.leading:  # the lock's session may be gone: another instance may lead
+                log.warning("database unreachable: pausing the scheduled jobs")
+                self.leading = False
+                self.scheduler.pause()
+            raise
         if leading and not self.leading:
             log.info("this instance now leads: running the scheduled jobs")
             self.leading = True

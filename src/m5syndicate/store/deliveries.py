@@ -7,6 +7,11 @@ never take the same row; on SQLite the claiming UPDATE is one write transaction,
 database serialises. Outcomes are written in batches (executemany), never one transaction
 per mail.
 
+Claims take rows only while their edition is "sending": a pause or hold written by anyone
+(the guard rail, the console, another sender) stops every running sender at its next
+claim. The check is one uncorrelated EXISTS on the editions primary key, evaluated once
+per claim statement (an InitPlan on PostgreSQL), not per row: free at a million rows.
+
 Row locks (PostgreSQL) are taken in one order, by id, so claims, renewals and outcome
 writes cannot deadlock: claims and renewals skip rows locked by others (SKIP LOCKED: they
 never wait), and an outcome batch locks its rows by id before it writes them.
@@ -24,12 +29,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from m5syndicate.models import Recipient
 from m5syndicate.store.dialect import dialect_insert, insert_on_conflict
-from m5syndicate.store.schema import articles, delivered_articles, deliveries, subscribers
+from m5syndicate.store.schema import (
+    articles,
+    delivered_articles,
+    deliveries,
+    editions,
+    subscribers,
+)
 from m5syndicate.store.subscribers import recipients_for, suppress_addresses
 
 FINAL_STATES = ("sent", "failed", "skipped", "unknown")
@@ -97,6 +108,13 @@ def claimable(edition_id: int, now: datetime) -> Any:
     )
 
 
+def being_sent(edition_id: int) -> Any:
+    """The edition may be sent now (not paused, held or done)."""
+    return exists(
+        select(editions.c.id).where((editions.c.id == edition_id) & (editions.c.state == "sending"))
+    )
+
+
 def claim_batch(
     conn: Connection,
     edition_id: int,
@@ -108,7 +126,7 @@ def claim_batch(
     """Take up to ``limit`` due deliveries for ``worker``, with their subscribers."""
     chosen = (
         select(deliveries.c.id)
-        .where(claimable(edition_id, now))
+        .where(claimable(edition_id, now) & being_sent(edition_id))
         .order_by(deliveries.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -365,6 +383,22 @@ def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime
         .values(lease_until=until)
     )
     return int(result.rowcount or 0)
+
+
+def earliest_unrenewed_lease(
+    conn: Connection, edition_id: int, worker: str, until: datetime
+) -> datetime | None:
+    """When the first of this worker's claimed rows that a renewal to ``until`` skipped
+    (another transaction held it locked) loses its lease; None when none was skipped.
+    Read after the renewal committed."""
+    return conn.execute(
+        select(func.min(deliveries.c.lease_until)).where(
+            (deliveries.c.edition_id == edition_id)
+            & (deliveries.c.claimed_by == worker)
+            & (deliveries.c.state == "sending")
+            & (deliveries.c.lease_until < until)
+        )
+    ).scalar_one_or_none()
 
 
 def release_worker(conn: Connection, edition_id: int, worker: str) -> int:

@@ -1,4 +1,10 @@
-"""Edition rows and their frozen article lists."""
+"""Edition rows and their frozen article lists, and the state changes of a send.
+
+State changes are conditional UPDATEs (``WHERE state IN ...``), so a pause written by
+one party (the guard rail, the console) is never overwritten by another that read the
+edition earlier: a sender starts only an edition that may be sent, and pauses or
+finishes only one it is still sending. Claims (deliveries.py) read the state too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, case, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from m5syndicate.models import Article, Edition
@@ -16,12 +22,14 @@ from m5syndicate.store.schema import (
     article_categories,
     articles,
     categories,
+    deliveries,
     edition_articles,
     editions,
     sources,
 )
 
 SENT_STATES = ("sending", "paused", "held", "done")  # editions whose mail has (started to) leave
+STARTABLE = ("open", "sending", "paused")  # a sender may (re)start these; "held" waits for a person
 
 
 def to_edition(row: RowMapping, article_list: list[Article] | None = None) -> Edition:
@@ -35,6 +43,8 @@ def to_edition(row: RowMapping, article_list: list[Article] | None = None) -> Ed
         created_at=row.created_at,
         finished_at=row.finished_at,
         articles=article_list or [],
+        pause_cause=row.pause_cause,
+        pause_reason=row.pause_reason,
     )
 
 
@@ -162,6 +172,86 @@ def set_edition_state(
     )
 
 
+def start_sending(conn: Connection, edition_id: int) -> bool:
+    """open / sending / paused (by the relay) -> sending, the pause cleared; False when
+    the edition is held (or done) and must not be sent now."""
+    return changed(conn, edition_id, STARTABLE, "sending")
+
+
+def pause_for_relay(conn: Connection, edition_id: int, reason: str) -> bool:
+    """A sender saw the relay fail: paused, resumed by the next send run. Only an edition
+    still being sent: a hold written meanwhile stays."""
+    return changed(conn, edition_id, ("sending",), "paused", "relay", reason)
+
+
+def hold_edition(
+    conn: Connection, edition_id: int, cause: str, reason: str, states: Sequence[str]
+) -> bool:
+    """Held until a person resumes it (cause guard_rail or admin), from one of ``states``."""
+    return changed(conn, edition_id, states, "held", cause, reason)
+
+
+def resume_held(conn: Connection, edition_id: int) -> bool:
+    """held -> sending (or open, when it was held before its ledger was written: the
+    next sender writes it then), the pause cleared: the next sender (the retries job, a
+    worker, `send`) takes it up."""
+    opened = exists(select(deliveries.c.id).where(deliveries.c.edition_id == edition_id))
+    result = conn.execute(
+        update(editions)
+        .where((editions.c.id == edition_id) & (editions.c.state == "held"))
+        .values(
+            state=case((opened, "sending"), else_="open"),
+            pause_cause="",
+            pause_reason="",
+        )
+    )
+    return bool(result.rowcount)
+
+
+def reopen_done(conn: Connection, edition_id: int) -> bool:
+    """done -> sending, for failed deliveries given another go."""
+    return changed(conn, edition_id, ("done",), "sending")
+
+
+def finish_sending(conn: Connection, edition_id: int, now: datetime) -> bool:
+    """sending -> done (every delivery finished)."""
+    return changed(conn, edition_id, ("sending",), "done", finished_at=now)
+
+
+def changed(
+    conn: Connection,
+    edition_id: int,
+    states: Sequence[str],
+    state: str,
+    cause: str = "",
+    reason: str = "",
+    finished_at: datetime | None = None,
+) -> bool:
+    result = conn.execute(
+        update(editions)
+        .where((editions.c.id == edition_id) & editions.c.state.in_(list(states)))
+        .values(state=state, pause_cause=cause, pause_reason=reason[:2000], finished_at=finished_at)
+    )
+    return bool(result.rowcount)
+
+
+def edition_state(conn: Connection, edition_id: int) -> Edition | None:
+    """The edition's row as it is now (state and pause), articles not loaded."""
+    row = conn.execute(select(editions).where(editions.c.id == edition_id)).mappings().first()
+    return None if row is None else to_edition(row)
+
+
+def paused_editions(conn: Connection, limit: int = 50) -> list[Edition]:
+    """Paused and held editions, newest first (for `status`); articles not loaded."""
+    rows = conn.execute(
+        select(editions)
+        .where(editions.c.state.in_(("paused", "held")))
+        .order_by(editions.c.until.desc(), editions.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [to_edition(row) for row in rows]
+
+
 def list_sent_editions(conn: Connection, limit: int = 200) -> list[Edition]:
     """Editions whose mail went (or is going) out, newest first; articles not loaded."""
     rows = conn.execute(
@@ -179,12 +269,11 @@ def find_edition_by_slug(conn: Connection, slug: str) -> Edition | None:
 
 
 def unfinished_editions(conn: Connection, cadence: str) -> list[Edition]:
-    """Editions of a cadence not yet done (open, sending, paused), oldest first."""
+    """Editions of a cadence a sender may take up (open, sending, paused by the relay),
+    oldest first; held ones wait for a person."""
     rows = conn.execute(
         select(editions)
-        .where(
-            (editions.c.cadence == cadence) & editions.c.state.in_(("open", "sending", "paused"))
-        )
+        .where((editions.c.cadence == cadence) & editions.c.state.in_(STARTABLE))
         .order_by(editions.c.until, editions.c.id)
     ).mappings()
     return [with_articles(conn, row) for row in list(rows)]

@@ -235,6 +235,10 @@ editions = Table(
     when("until", nullable=False),
     when("created_at", nullable=False),
     when("finished_at"),
+    # Why it is paused or held: relay (the senders resume it), guard_rail or admin (a
+    # person resumes it); pause_reason says it in words. Both empty while it may be sent.
+    Column("pause_cause", String(12), nullable=False, server_default=""),
+    Column("pause_reason", Text, nullable=False, server_default=""),
     UniqueConstraint("cadence", "period_key"),
 )
 

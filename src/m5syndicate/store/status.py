@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from m5syndicate.models import DELIVERY_STATES, SUBSCRIBER_STATES
-from m5syndicate.store import articles, jobs, sources, stats, subscribers
+from m5syndicate.models import DELIVERY_STATES, SUBSCRIBER_STATES, Edition
+from m5syndicate.store import articles, editions, jobs, sources, stats, subscribers
 
 
 @dataclass
@@ -23,6 +23,7 @@ class StatusReport:
     failing_sources: list[tuple[Any, ...]] = field(default_factory=list)  # error in full
     skipped_items: list[tuple[str, str]] = field(default_factory=list)  # (source, item)
     jobs: list[jobs.JobRun] = field(default_factory=list)
+    paused: list[Edition] = field(default_factory=list)  # paused and held, with the cause
 
     def sections(self) -> list[tuple[str, dict[str, int]]]:
         return [
@@ -74,4 +75,5 @@ def read_status(engine: Engine) -> StatusReport:
             failing_sources=failing,
             skipped_items=skipped,
             jobs=jobs.list_jobs(conn),
+            paused=editions.paused_editions(conn),
         )

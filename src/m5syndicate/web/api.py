@@ -1,7 +1,7 @@
 """The admin JSON API, a FastAPI app mounted at /api: list and search subscribers, add,
-show, remove, stats; an edition's clicks per article. Its OpenAPI document
-(/api/openapi.json) is generated from the typed handlers and the models in `api_models`;
-people read it at /api/docs.
+show, remove, stats; the recent editions with their state and pause cause; an
+edition's clicks per article. Its OpenAPI document (/api/openapi.json) is generated
+from the typed handlers and the models in `api_models`; people read it at /api/docs.
 
 Every endpoint but the document and its page needs ``Authorization: Bearer
 $M5_ADMIN_TOKEN`` (401 otherwise, and always while no token is configured). Errors are
@@ -48,6 +48,7 @@ from m5syndicate.web.api_models import (
     ArticleClicksOut,
     ConsentEvent,
     EditionClicks,
+    EditionOut,
     Error,
     NewSubscriber,
     Page,
@@ -63,6 +64,7 @@ from m5syndicate.web.statuses import http_status
 PREFIX = "/api"
 MAX_JSON_BYTES = 64 * 1024
 MAX_OFFSET = 10**9  # the use case's bound
+MAX_EDITIONS = 500
 MAX_ID = 2**63 - 1  # larger ids overflow the column: none exist
 
 bearer = HTTPBearer(scheme_name="bearer", auto_error=False)
@@ -109,6 +111,19 @@ router = APIRouter(
 @router.get("/stats", response_model=Stats, summary="Subscribers by status, and suppressed")
 def stats(runtime: RuntimeOf) -> dict[str, int]:
     return roster.stats(runtime.engine)
+
+
+@router.get(
+    "/editions",
+    response_model=list[EditionOut],
+    summary="The recent editions, newest first, with why each paused one is paused",
+)
+def list_editions(
+    runtime: RuntimeOf, limit: Annotated[int, Query(ge=1, le=MAX_EDITIONS)] = 50
+) -> list[EditionOut]:
+    with runtime.engine.connect() as conn:
+        found = edition_store.list_recent_editions(conn, limit)
+    return [EditionOut.of(edition) for edition in found]
 
 
 @router.get(

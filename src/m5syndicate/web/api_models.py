@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from m5syndicate.config import CADENCES, LANGUAGES
-from m5syndicate.models import SUBSCRIBER_STATES, Subscriber
+from m5syndicate.models import EDITION_STATES, PAUSE_CAUSES, SUBSCRIBER_STATES, Edition, Subscriber
 from m5syndicate.subscribers.subscriptions import (
     FORMATS,
     MAX_CATEGORIES,
@@ -143,6 +143,38 @@ class Stats(BaseModel):
     confirmed: int
     unsubscribed: int
     suppressed: int
+
+
+class EditionOut(BaseModel):
+    """An edition and, while paused or held, why (models.EDITION_STATES)."""
+
+    id: int
+    slug: str
+    cadence: str
+    period_key: str
+    state: str = one_of(EDITION_STATES)
+    pause_cause: str = Field(
+        description="relay (the senders resume it), guard_rail or admin (a person resumes "
+        "it: the console or `m5syndicate send --resume`); empty while not paused",
+        json_schema_extra={"enum": ["", *PAUSE_CAUSES]},
+    )
+    pause_reason: str
+    created_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, edition: Edition) -> EditionOut:
+        return cls(
+            id=edition.id or 0,
+            slug=edition.slug,
+            cadence=edition.cadence,
+            period_key=edition.period_key,
+            state=edition.state,
+            pause_cause=edition.pause_cause,
+            pause_reason=edition.pause_reason,
+            created_at=edition.created_at,
+            finished_at=edition.finished_at,
+        )
 
 
 class ArticleClicksOut(BaseModel):

@@ -213,12 +213,16 @@ def edition_html(runtime: Runtime, edition: Edition, language: str) -> str:
     shown = tuple(a for a in edition.articles if a.language == language)
     if not shown:
         raise NotFound(f"archive: edition {edition.slug} has no articles in {language!r}")
+    settings = runtime.settings
+    # The sender's postal address, as in the mail's footer (the bulk-sender rules ask it
+    # of everything the list shows people).
     page = digest_page(
         edition,
         Selection(shown, frozenset(), 0),
         language,
-        runtime.settings.site,
-        category_names=runtime.settings.feeds.category_labels,
+        settings.site,
+        settings.newsletter.postal_address,
+        category_names=settings.feeds.category_labels,
     )
     mark_withdrawn(page, shown, language)
     subscribe = f"{page.public_url}/subscribe"

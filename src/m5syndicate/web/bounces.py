@@ -40,16 +40,19 @@ def fetch_from_sns(url: str) -> bytes:
 
 def sns_verifier(request: Request, runtime: Runtime) -> SnsVerifier:
     """The app's verifier when one is set (tests: their own CA and fetcher), else the
-    system's trust store and a real HTTPS fetch."""
+    system's trust store and a real HTTPS fetch, made once per app so that its
+    certificate cache outlives the request."""
     given: SnsVerifier | None = getattr(request.app.state, "sns_verifier", None)
     if given is not None:
         return given
-    return SnsVerifier(
+    made = SnsVerifier(
         fetch_from_sns,
         hooks.system_trust(),
         tuple(runtime.settings.bounces.ses_topic_arns),
         runtime.clock,
     )
+    request.app.state.sns_verifier = made
+    return made
 
 
 async def bounce_hook(request: Request) -> Response:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from m5syndicate.delivery import holds
 from m5syndicate.delivery.preview import (
     Preview,
     plan_edition,
@@ -32,7 +33,7 @@ from m5syndicate.web.console.auth import Admin, audited, console_page, page
 from m5syndicate.web.console.overview import progress_of
 from m5syndicate.web.render import checked_form, runtime_of
 
-PAUSABLE = ("open", "sending", "paused")  # "held": no sender picks it up until resumed
+PAUSABLE = holds.ADMIN_HOLDABLE  # "held": no sender picks it up until resumed
 
 
 @dataclass(frozen=True)
@@ -131,19 +132,17 @@ async def edition_page(request: Request, admin: Admin) -> Response:
     return page(request, "console/edition.html", admin, admin.lang, done=done, **data)
 
 
-def change_state(runtime: Runtime, edition_id: int, action: str) -> str:
-    """pause / resume / retry; the edition's slug (for the audit log)."""
+def change_state(runtime: Runtime, edition_id: int, action: str, admin: str) -> str:
+    """pause (hold) / resume / retry; the edition's slug (for the audit log)."""
     edition = edition_of(runtime, edition_id)
-    with runtime.engine.begin() as conn:
-        if action == "pause" and edition.state in PAUSABLE:
-            edition_store.set_edition_state(conn, edition_id, "held")
-        elif action == "resume" and edition.state == "held":
-            # "paused": the next send run (the retries job, or `send`) picks it up again.
-            edition_store.set_edition_state(conn, edition_id, "paused")
-        elif action == "retry":
+    if action == "pause":
+        holds.hold_by_admin(runtime.engine, edition_id, admin)
+    elif action == "resume":
+        holds.resume(runtime.engine, edition_id)
+    elif action == "retry":
+        with runtime.engine.begin() as conn:
             ledger.retry_failed(conn, edition_id)
-            if edition.state == "done":
-                edition_store.set_edition_state(conn, edition_id, "paused")
+            edition_store.reopen_done(conn, edition_id)
     return edition.slug
 
 
@@ -153,7 +152,7 @@ async def edition_action(request: Request, admin: Admin, action: str) -> Respons
     if not isinstance(form, FormData):
         return form
     edition_id = request.path_params["edition_id"]
-    slug = await run_in_threadpool(change_state, runtime, edition_id, action)
+    slug = await run_in_threadpool(change_state, runtime, edition_id, action, admin.user.email)
     await audited(request, admin, f"edition_{action}", slug)
     return RedirectResponse(f"/admin/editions/{edition_id}?done={action}", status_code=303)
 
