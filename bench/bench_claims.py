@@ -44,7 +44,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench_send import PARAGRAPH, dkim_key_file, ensure_sink, free_port, run_baseline, start_sink
+from bench_send import articles, dkim_key_file, ensure_sink, free_port, run_baseline, start_sink
 from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +53,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
-from m5syndicate.collect.clean import content_hash  # noqa: E402
 from m5syndicate.config import SourceSettings, load_settings  # noqa: E402
 from m5syndicate.delivery.send import SendOptions, open_due_editions  # noqa: E402
-from m5syndicate.models import Article, Category, utcnow  # noqa: E402
+from m5syndicate.models import utcnow  # noqa: E402
 from m5syndicate.store import articles as article_store  # noqa: E402
 from m5syndicate.store import deliveries as ledger  # noqa: E402
 from m5syndicate.store import migrate, sources  # noqa: E402
@@ -85,31 +84,6 @@ def fresh_schema(base: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-def articles(now: datetime) -> list[Article]:
-    found = []
-    for i in range(10):
-        title = f"Yeni nesil korvet ilk seyir testlerini tamamladı ({i + 1})"
-        body = f"<p>{PARAGRAPH * 3}</p>"
-        when = now - timedelta(hours=i + 1)
-        found.append(
-            Article(
-                guid=f"bench-{i}",
-                url=f"https://www.m5dergi.com/deniz-sistemleri/yeni-nesil-korvet-{i}/",
-                title=title,
-                content_html=body,
-                summary=(PARAGRAPH * 4)[:600],
-                language="tr",
-                published_at=when,
-                updated_at=when,
-                categories=[Category("deniz-sistemleri", "Deniz Sistemleri")],
-                image_url=f"https://www.m5dergi.com/wp-content/uploads/2026/11/korvet-{i}.jpg",
-                image_alt="Korvet seyir halinde",
-                content_hash=content_hash(title, body),
-            )
-        )
-    return found
 
 
 def seed(url: str, rows: int, env: dict[str, str]) -> int:
@@ -165,7 +139,8 @@ def set_finished(engine: Engine, edition_id: int, fraction: float) -> None:
 # --- 1. EXPLAIN of the claim ----------------------------------------------------------
 
 
-def explain_claim(engine: Engine, edition_id: int, batch: int) -> str:
+def captured_claim(engine: Engine, edition_id: int, batch: int) -> tuple[str, Any]:
+    """The UPDATE that `claim_batch` really sends, with its parameters (rolled back)."""
     captured: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
@@ -181,7 +156,11 @@ def explain_claim(engine: Engine, edition_id: int, batch: int) -> str:
             transaction.rollback()
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    statement, params = captured[0]
+    return captured[0]
+
+
+def explain_claim(engine: Engine, edition_id: int, batch: int) -> str:
+    statement, params = captured_claim(engine, edition_id, batch)
     with engine.connect() as conn:
         transaction = conn.begin()
         plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
@@ -191,21 +170,8 @@ def explain_claim(engine: Engine, edition_id: int, batch: int) -> str:
 
 
 def claim_statement(engine: Engine, edition_id: int) -> str:
-    captured: list[str] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        captured.append(statement)
-
-    now = utcnow()
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            ledger.claim_batch(conn, edition_id, "explain", now, now, 1)
-            transaction.rollback()
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return " ".join(captured[0].split())
+    statement, _ = captured_claim(engine, edition_id, 1)
+    return " ".join(statement.split())
 
 
 # --- 2. the ledger alone --------------------------------------------------------------

@@ -149,12 +149,12 @@ def subscriber_rows(start: int, stop: int) -> list[dict[str, object]]:
     ]
 
 
-def articles() -> list[Article]:
+def articles(now: datetime = NOW) -> list[Article]:
     found = []
     for i in range(10):
         title = f"Yeni nesil korvet ilk seyir testlerini tamamladı ({i + 1})"
         body = f"<p>{PARAGRAPH * 3}</p>"
-        when = NOW - timedelta(hours=i + 1)
+        when = now - timedelta(hours=i + 1)
         found.append(
             Article(
                 guid=f"bench-{i}",
