@@ -31,6 +31,16 @@ def keywords_in_inbox(server: Dovecot) -> list[bytes]:
         return [item for item in data if isinstance(item, bytes)]
 
 
+def bounces_env(database_url: str, mailbox: str, password: str = PASSWORD) -> dict[str, str]:
+    """What `m5syndicate bounces` needs to read ``mailbox``."""
+    return {
+        "M5_DATABASE__URL": database_url,
+        "M5_SECRET_KEY": SECRET,
+        "M5_BOUNCES__MAILBOX": mailbox,
+        "M5_BOUNCES_PASSWORD": password,
+    }
+
+
 def test_bounces_command_reads_dovecot_over_tls(
     engine: Engine,
     database_url: str,
@@ -41,12 +51,7 @@ def test_bounces_command_reads_dovecot_over_tls(
     sent = sent_digests(engine, settings, len(ONE_EACH))
     for data in returned_mails(settings, sent).values():
         dovecot.deliver(data)
-    env = {
-        "M5_DATABASE__URL": database_url,
-        "M5_SECRET_KEY": SECRET,
-        "M5_BOUNCES__MAILBOX": dovecot.url,
-        "M5_BOUNCES_PASSWORD": PASSWORD,
-    }
+    env = bounces_env(database_url, dovecot.url)
 
     result = m5("bounces", env=env)
 
@@ -71,12 +76,7 @@ def test_a_wrong_password_is_one_clear_error(
     database_url: str,
     dovecot: Dovecot,  # noqa: F811
 ) -> None:
-    env = {
-        "M5_DATABASE__URL": database_url,
-        "M5_SECRET_KEY": SECRET,
-        "M5_BOUNCES__MAILBOX": dovecot.url,
-        "M5_BOUNCES_PASSWORD": "wrong",
-    }
+    env = bounces_env(database_url, dovecot.url, "wrong")
     assert m5("db", "upgrade", env=env).returncode == 0
     result = m5("bounces", env=env)
     assert result.returncode == 1
@@ -88,12 +88,8 @@ def test_an_untrusted_certificate_is_refused(
     database_url: str,
     dovecot: Dovecot,  # noqa: F811
 ) -> None:
-    env = {
-        "M5_DATABASE__URL": database_url,
-        "M5_SECRET_KEY": SECRET,
-        "M5_BOUNCES__MAILBOX": dovecot.url.partition("?")[0],  # no ca_file: not trusted
-        "M5_BOUNCES_PASSWORD": PASSWORD,
-    }
+    no_ca_file = dovecot.url.partition("?")[0]  # the server's certificate is not trusted
+    env = bounces_env(database_url, no_ca_file)
     assert m5("db", "upgrade", env=env).returncode == 0
     result = m5("bounces", env=env)
     assert result.returncode == 1
@@ -121,12 +117,7 @@ def test_without_move_each_mail_is_copied_then_expunged(
     sent = sent_digests(engine, settings, len(ONE_EACH))
     for data in returned_mails(settings, sent).values():
         server.deliver(data)
-    env = {
-        "M5_DATABASE__URL": database_url,
-        "M5_SECRET_KEY": SECRET,
-        "M5_BOUNCES__MAILBOX": server.url,
-        "M5_BOUNCES_PASSWORD": PASSWORD,
-    }
+    env = bounces_env(database_url, server.url)
 
     result = m5("bounces", env=env)
 
