@@ -37,6 +37,7 @@ from m5syndicate.digest.render import (
     SLOTS,
     UNSUBSCRIBE_SLOT,
     RenderedMail,
+    digest_page,
     render_digest,
 )
 from m5syndicate.feeds.catalog import CategoryNames
@@ -112,17 +113,16 @@ class Composer:
 
     def build_variant(self, recipient: Recipient, selection: Selection) -> Variant:
         fmt = "html" if recipient.format == "html" else "text"
-        mail = render_digest(
-            self.env,
+        page = digest_page(
             self.edition,
             selection,
             recipient.language,
-            fmt,
             self.site,
             self.newsletter.postal_address,
             category_names=self.category_names,
             link=self.article_link,
         )
+        mail = render_digest(self.env, page, recipient.language, fmt)
         subject = TEST_MARK + mail.subject if self.test else mail.subject
         head = header_block(
             sender=self.newsletter.sender,

@@ -224,31 +224,12 @@ def digest_page(
     )
 
 
-def render_digest(
-    env: Environment,
-    edition: Edition,
-    selection: Selection,
-    language: str,
-    fmt: str,
-    site: SiteSettings,
-    postal_address: str = "",
-    *,
-    category_names: CategoryNames = NO_NAMES,
-    link: ArticleLink | None = None,
-) -> RenderedMail:
-    page = digest_page(
-        edition,
-        selection,
-        language,
-        site,
-        postal_address,
-        category_names=category_names,
-        link=link,
-    )
+def render_digest(env: Environment, page: DigestPage, language: str, fmt: str) -> RenderedMail:
+    """One variant's mail ("html" or "text") from its ``digest_page``."""
     mail = render_mail(env, "digest", language, page.context(), html=fmt == "html")
     if mail.html is not None and len(mail.html.encode("utf-8")) > MAX_HTML_BYTES:
         raise RenderError(
-            f"render: the {language} digest of {edition.slug} is over {MAX_HTML_BYTES} bytes "
-            "of HTML (Gmail clips it); lower [newsletter] max_articles"
+            f"render: the {language} digest of {page.edition['slug']} is over "
+            f"{MAX_HTML_BYTES} bytes of HTML (Gmail clips it); lower [newsletter] max_articles"
         )
     return mail
