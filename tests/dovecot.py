@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
 from tests.tls import self_signed
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -51,12 +52,6 @@ class Dovecot:
     def folder(self, name: str) -> mailbox.Maildir:
         path = self.maildir if name == "INBOX" else self.maildir / f".{name}"
         return mailbox.Maildir(path, create=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def users() -> tuple[str, str, int, int]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.servers import free_port
+
 WORDPRESS = Path("/usr/share/wordpress")
 MARIADB = ("127.0.0.1", 3306)
 WP_TIMEZONE = "Asia/Tokyo"  # not the service's zone: the walk must not depend on it
@@ -88,12 +90,6 @@ def mysql(php: str, statement: str) -> None:
         run_php(php, code)
     except RuntimeError as exc:
         raise WordPressUnavailable(f"MariaDB at {host}:{port} (root, no password): {exc}") from exc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_tree(root: Path, url: str, database: str) -> None:

@@ -27,16 +27,13 @@ from m5syndicate.store.schema import deliveries
 from tests.digests import NOW, add_subscribers, make_article, run_send, settings_for, store_articles
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
+from tests.web_support import database_url_of
 
 SENDER_REJECTED = "553 5.1.8 <bulten@example.org>: Sender address rejected: Domain not found"
 
 
 def transport(url: str, connections: int = 2, timeout: float = 5, data_timeout: float = 600):
     return SmtpTransport(parse_smtp_url(url), connections, timeout, data_timeout=data_timeout)
-
-
-def url_of(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def ledger_rows(engine: Engine) -> list[tuple[str, int]]:
@@ -50,7 +47,7 @@ def ledger_rows(engine: Engine) -> list[tuple[str, int]]:
 def test_our_sender_refused_pauses_and_suppresses_nobody(engine: Engine, tmp_path: Path) -> None:
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 10)
-    settings = settings_for(url_of(engine), tmp_path)
+    settings = settings_for(database_url_of(engine), tmp_path)
     port = free_port()
     url = f"smtp://127.0.0.1:{port}?starttls=off"
     for _ in range(3):  # `run` resumes a paused edition again and again: still nobody
@@ -74,7 +71,7 @@ def test_a_dead_domain_does_not_pause_the_edition(engine: Engine, tmp_path: Path
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 10)
     dead = set(emails[:6])  # sorted by domain: six refusals in a row
-    settings = settings_for(url_of(engine), tmp_path, delivery={"pause_after": 3})
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"pause_after": 3})
     with FaultySMTPServer(Faults(hard_bounce=dead)) as server:
         report = run_send(engine, settings, transport(server.url, 1))
         received = server.handler.counts()
@@ -89,7 +86,7 @@ def test_a_dead_domain_does_not_pause_the_edition(engine: Engine, tmp_path: Path
 def test_a_relay_slow_to_acknowledge_gets_each_message_once(engine: Engine, tmp_path: Path) -> None:
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 6)
-    settings = settings_for(url_of(engine), tmp_path)
+    settings = settings_for(database_url_of(engine), tmp_path)
     # Each final reply takes longer than the ordinary timeout: it is waited for.
     with FaultySMTPServer(Faults(delay=0.8)) as server:
         report = run_send(engine, settings, transport(server.url, 3, timeout=0.3, data_timeout=5))
@@ -103,7 +100,7 @@ def test_a_final_reply_that_never_comes_is_an_unknown_outcome(
 ) -> None:
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 3)
-    settings = settings_for(url_of(engine), tmp_path, delivery={"pause_after": 10})
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"pause_after": 10})
     with FaultySMTPServer(Faults(delay=2.5)) as server:
         report = run_send(engine, settings, transport(server.url, 3, data_timeout=1))
         again = run_send(engine, settings, transport(server.url, 3, data_timeout=1))
@@ -120,7 +117,7 @@ def test_a_final_reply_that_never_comes_is_an_unknown_outcome(
 def test_a_claim_released_unsent_costs_no_attempt(engine: Engine, tmp_path: Path) -> None:
     store_articles(engine, [make_article("a")])
     add_subscribers(engine, 3)
-    settings = settings_for(url_of(engine), tmp_path)
+    settings = settings_for(database_url_of(engine), tmp_path)
     with FaultySMTPServer() as server:
         run_send(engine, settings, transport(server.url), limit=1)  # opens the edition
     with engine.begin() as conn:
@@ -153,7 +150,7 @@ def test_a_failing_renewer_stops_sending_then_resumes_without_duplicates(
 
     monkeypatch.setattr(EditionRun, "renew", renew_failing_at_first)
     settings = settings_for(
-        url_of(engine), tmp_path, delivery={"lease_seconds": 1, "concurrency": 2}
+        database_url_of(engine), tmp_path, delivery={"lease_seconds": 1, "concurrency": 2}
     )
     with FaultySMTPServer(Faults(delay=0.06)) as server:
         report = run_send(engine, settings, transport(server.url, 2))
@@ -176,7 +173,7 @@ def test_a_renewer_that_never_recovers_stops_with_one_line_and_loses_nothing(
         raise RuntimeError("injected: renewal failed")
 
     settings = settings_for(
-        url_of(engine),
+        database_url_of(engine),
         tmp_path,
         delivery={"lease_seconds": 1, "concurrency": 2},
         database={"outage_grace_seconds": 1},
@@ -200,7 +197,7 @@ def test_sqlite_locked_for_seconds_mid_send_is_ridden_out(tmp_path: Path) -> Non
     upgrade(engine)
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 40)
-    settings = settings_for(url_of(engine), tmp_path, delivery={"batch_size": 5})
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"batch_size": 5})
 
     def hold_lock() -> None:
         time.sleep(0.3)

@@ -34,16 +34,13 @@ from tests.digests import (
 from tests.integration.test_database_outage import Forwarder
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
+from tests.web_support import database_url_of
 
 CONNECTIONS = 2
 
 
-def url_of(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
 def through(forwarder: Forwarder, engine: Engine) -> str:
-    real = make_url(url_of(engine))
+    real = make_url(database_url_of(engine))
     return real.set(port=forwarder.port).render_as_string(hide_password=False)
 
 
@@ -106,7 +103,7 @@ def edition_being_sent(engine: Engine, tmp_path: Path, count: int) -> list[str]:
     """An edition `send --limit 1` left half done: what `worker` joins."""
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, count)
-    settings = settings_for(url_of(engine), tmp_path)
+    settings = settings_for(database_url_of(engine), tmp_path)
     run_send(engine, settings, OutboxTransport(tmp_path / "first"), limit=1)
     return emails[1:]  # the first went to the outbox
 
@@ -120,7 +117,7 @@ def test_worker_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None
     needs_postgresql(engine)
     left = edition_being_sent(engine, tmp_path, 120)
     with (
-        Forwarder(make_url(url_of(engine)).port or 5432) as forwarder,
+        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
         FaultySMTPServer(Faults(delay=0.02)) as server,
     ):
         config = write_config(
@@ -143,7 +140,7 @@ def test_worker_stops_with_one_line_on_a_long_outage(engine: Engine, tmp_path: P
     needs_postgresql(engine)
     left = edition_being_sent(engine, tmp_path, 120)
     with (
-        Forwarder(make_url(url_of(engine)).port or 5432) as forwarder,
+        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
         FaultySMTPServer(Faults(delay=0.02)) as server,
     ):
         config = write_config(
@@ -158,7 +155,7 @@ def test_worker_stops_with_one_line_on_a_long_outage(engine: Engine, tmp_path: P
             output = finish(worker)
         first = server.handler.counts()
         later = SmtpTransport(parse_smtp_url(server.url), CONNECTIONS, 5)
-        settings = settings_for(url_of(engine), tmp_path)
+        settings = settings_for(database_url_of(engine), tmp_path)
         after_leases = datetime.now(UTC) + timedelta(minutes=5)  # its leases ran out
         run_send(engine, settings, later, now=after_leases)
         received = server.handler.counts()
@@ -182,7 +179,7 @@ def test_run_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None:
     needs_postgresql(engine)
     emails = daily_subscribers(engine, 120)
     with (
-        Forwarder(make_url(url_of(engine)).port or 5432) as forwarder,
+        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
         FaultySMTPServer(Faults(delay=0.02)) as server,
     ):
         port = free_port()
@@ -206,7 +203,7 @@ def test_run_stops_with_one_line_on_a_long_outage(engine: Engine, tmp_path: Path
     needs_postgresql(engine)
     emails = daily_subscribers(engine, 120)
     with (
-        Forwarder(make_url(url_of(engine)).port or 5432) as forwarder,
+        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
         FaultySMTPServer(Faults(delay=0.02)) as server,
     ):
         port = free_port()

@@ -36,15 +36,11 @@ from tests.digests import (
 )
 from tests.integration.test_cli import m5
 from tests.smtpd import Faults, FaultySMTPServer
-from tests.web_support import ADMIN_TOKEN, running_site
+from tests.web_support import ADMIN_TOKEN, database_url_of, running_site
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 BATCH, CONCURRENCY = 10, 2
-
-
-def url_of(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def sent_delivery_ids(engine: Engine, count: int) -> list[int]:
@@ -72,7 +68,7 @@ def test_a_guard_rail_pause_stops_a_running_send_within_a_batch(
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 200)
     settings = settings_for(
-        url_of(engine),
+        database_url_of(engine),
         tmp_path,
         delivery={"batch_size": BATCH, "concurrency": CONCURRENCY},
         bounces={"pause_after_messages": 20, "pause_hard_rate": 0.05},
@@ -152,7 +148,7 @@ def test_the_retries_job_resumes_relay_pauses_only(engine: Engine, tmp_path: Pat
     admin = edition_with_ledger(engine, "2026-11-28", "held", "admin")
     with FaultySMTPServer() as server:
         settings = settings_for(
-            url_of(engine),
+            database_url_of(engine),
             tmp_path,
             delivery={"transport": "smtp", "smtp_url": server.url},
         )
@@ -185,7 +181,7 @@ def test_status_and_the_api_show_the_cause(engine: Engine, tmp_path: Path) -> No
     guard = edition_with_ledger(engine, "2026-11-27", "held", "guard_rail")
     with running_site(engine, tmp_path) as site:
         listed = httpx.get(f"{site.url}/api/editions", headers=AUTH).json()
-        env = {"M5_DATABASE__URL": url_of(engine), "M5_SECRET_KEY": SECRET}
+        env = {"M5_DATABASE__URL": database_url_of(engine), "M5_SECRET_KEY": SECRET}
         status = m5("status", env=env)
     by_id = {e["id"]: e for e in listed}
     assert by_id[relay]["state"] == "paused" and by_id[relay]["pause_cause"] == "relay"

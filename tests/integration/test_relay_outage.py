@@ -22,10 +22,7 @@ from m5syndicate.store.schema import deliveries, subscribers
 from tests.digests import add_subscribers, make_article, run_send, settings_for, store_articles
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
-
-
-def url_of(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
+from tests.web_support import database_url_of
 
 
 def transport(port: int) -> SmtpTransport:
@@ -55,7 +52,7 @@ def test_a_relay_that_stays_away_stops_send_with_one_line_and_touches_nobody(
     emails = add_subscribers(engine, 12)
     port = free_port()  # nothing listens here
     settings = settings_for(
-        url_of(engine),
+        database_url_of(engine),
         tmp_path,
         delivery={"pause_after": 2, "concurrency": 2, "relay_outage_grace_seconds": 1.5},
     )
@@ -93,7 +90,7 @@ def test_a_relay_restarted_mid_send_is_ridden_out_nobody_twice_nobody_lost(
     emails = add_subscribers(engine, 150)
     port = free_port()
     settings = settings_for(
-        url_of(engine),
+        database_url_of(engine),
         tmp_path,
         # pause_after above the connections: the stop may cut the message in flight on
         # each (unknown outcomes, relay-level), but the refused probes of the outage,

@@ -25,14 +25,11 @@ from tests.digests import (
 )
 from tests.smtpd import Faults, FaultySMTPServer
 from tests.unit.test_links_and_dkim import ed25519_key, rsa_key
+from tests.web_support import database_url_of
 
 
 def smtp_transport(url: str, connections: int = 4) -> SmtpTransport:
     return SmtpTransport(parse_smtp_url(url), connections, timeout=5)
-
-
-def url_of(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def test_faults_end_delivered_or_recorded_never_twice(engine: Engine, tmp_path: Path) -> None:
@@ -47,7 +44,7 @@ def test_faults_end_delivered_or_recorded_never_twice(engine: Engine, tmp_path: 
         policy={emails[7]},
         delay=0.005,
     )
-    settings = settings_for(url_of(engine), tmp_path, delivery={"concurrency": 4})
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"concurrency": 4})
     with FaultySMTPServer(faults) as server:
         report = run_send(engine, settings, smtp_transport(server.url))
         received = server.handler.counts()
@@ -75,7 +72,9 @@ def test_unknown_outcomes_retried_when_the_operator_says_so(engine: Engine, tmp_
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 4)
     settings = settings_for(
-        url_of(engine), tmp_path, delivery={"unknown_outcome": "retry", "retry_seconds": 0.05}
+        database_url_of(engine),
+        tmp_path,
+        delivery={"unknown_outcome": "retry", "retry_seconds": 0.05},
     )
     with FaultySMTPServer(Faults(drop={emails[1]: 1})) as server:
         report = run_send(engine, settings, smtp_transport(server.url))
@@ -88,7 +87,7 @@ def test_unknown_outcomes_retried_when_the_operator_says_so(engine: Engine, tmp_
 def test_temporary_failures_give_up_after_max_attempts(engine: Engine, tmp_path: Path) -> None:
     store_articles(engine, [make_article("a")])
     emails = add_subscribers(engine, 3)
-    settings = settings_for(url_of(engine), tmp_path, delivery={"max_attempts": 3})
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"max_attempts": 3})
     with FaultySMTPServer(Faults(rcpt_temp={emails[0]: 10})) as server:
         report = run_send(engine, settings, smtp_transport(server.url))
         assert server.handler.refusals[emails[0]] == 3
@@ -106,7 +105,7 @@ def test_dkim_signed_digests_verify_as_received(engine: Engine, tmp_path: Path) 
     ed, ed_record = ed25519_key()
     records = {b"rsa._domainkey.m5.test.": rsa_record, b"ed._domainkey.m5.test.": ed_record}
     signer = DkimSigner("m5.test", [SigningKey("rsa", rsa), SigningKey("ed", ed)])
-    settings = settings_for(url_of(engine), tmp_path)
+    settings = settings_for(database_url_of(engine), tmp_path)
     with FaultySMTPServer() as server:
         transport = smtp_transport(server.url)
         parts = dataclasses.replace(parts_for(engine, settings, transport), sign=signer)
