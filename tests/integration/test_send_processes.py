@@ -23,13 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 def children_of(pid: int, timeout: float = 30) -> list[int]:
-    """The sending processes a parent started (spawned; the resource tracker is not one)."""
+    """The sending processes a parent started (forked, or spawned when the parent had
+    threads; multiprocessing's resource tracker, should one start, is not one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = []
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"spawn_main" in cmdline:
+            if b"resource_tracker" not in cmdline:
                 found.append(int(child))
         if len(found) >= 2:
             return found

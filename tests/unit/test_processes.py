@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from m5syndicate.delivery.processes import (
     Snapshot,
     child_jobs,
     split,
+    process_context,
 )
 from m5syndicate.delivery.reports import Progress, Tally
 from m5syndicate.delivery.send import OpenEdition, OpenedSend, SendOptions, add_tallies
@@ -115,3 +117,19 @@ def test_the_parent_adds_up_the_latest_tally_of_each_child() -> None:
     group.count(Snapshot(0, "daily-a", Tally(sent=7)), shown.append)  # child 0 moved on
     last = shown[-1]
     assert (last.total, last.finished, last.tally) == (100, 21, Tally(sent=10, failed=1))
+
+
+def test_children_are_forked_only_from_a_single_threaded_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert process_context().get_start_method() == "spawn"  # a fork would copy only this thread
+    finally:
+        release.set()
+        other.join()
+    # Other tests may leave a thread of theirs behind; the rule is what is tested here.
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert process_context().get_start_method() == "fork"

@@ -152,6 +152,7 @@ def send_with_processes(runtime: Runtime, options: SendOptions, wanted: int) -> 
     count = opened.processes_for(wanted, settings)
     if count == 1:
         return asyncio.run(run_send(runtime, options))
+    engine.dispose()  # no pooled connection is copied into a forked child
     jobs = child_jobs(settings, options, now, count, opened.budget.left)
     group = ProcessGroup(sending_process, jobs)
     for entry in opened.editions:
@@ -174,7 +175,8 @@ def send_with_processes(runtime: Runtime, options: SendOptions, wanted: int) -> 
 
 
 def sending_process(job: ChildJob, pipe: Connection) -> None:
-    """One child of `send --processes N` (module level: "spawn" finds it by name)."""
+    """One child of `send --processes N` (module level: "spawn" finds it by name). A
+    forked child builds its own runtime: nothing of the parent's is shared."""
     ignore_interrupts()
     runtime = Runtime(job.settings)
     try:

@@ -3,8 +3,14 @@ ledger's claims exactly as `worker` processes on other machines do.
 
 The parent freezes and opens the due editions once (so the children never race to freeze
 one), splits the connections, the rate and the budget (--limit, daily cap) among the
-children, starts them with the "spawn" context (no fork after threads or an event loop),
-and adds up what they report through one pipe each. It sends no mail itself.
+children, starts them, and adds up what they report through one pipe each. It sends no
+mail itself.
+
+Children are forked when the parent runs a single thread (its event loop closed, its
+database connections closed): a forked child starts in milliseconds with the program
+already imported, where a spawned one spends about 2 s of CPU importing it again
+(BENCHMARKS.md, Several processes). A parent with other threads spawns instead: a fork
+copies only the forking thread, and a lock another thread held would stay held forever.
 
 A child is `send_due` with ``resume_only``: it claims batches under its own worker name,
 so a child that dies leaves rows whose lease runs out and the others retake them. It
@@ -19,11 +25,13 @@ import asyncio
 import contextlib
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -117,8 +125,10 @@ async def serve_as_child(sending: Sending, job: ChildJob, pipe: Connection) -> N
 
 
 def ignore_interrupts() -> None:
-    """First thing in a child: Ctrl-C is the parent's to interpret."""
+    """First thing in a child: Ctrl-C is the parent's to interpret, and a forked child
+    drops the parent's SIGTERM handler (its event loop installs the child's own)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def watch_for_stop(stop: asyncio.Event) -> None:
@@ -168,6 +178,13 @@ class ProgressRelay:
 # --- the parent -----------------------------------------------------------------------
 
 
+def process_context() -> ForkContext | SpawnContext:
+    """Fork for a single-threaded parent (see the module docstring), else spawn."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 @dataclass
 class Child:
     job: ChildJob
@@ -203,7 +220,7 @@ class ProcessGroup:
         self.started = time.monotonic()
 
     def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = process_context()
         for job in self.jobs:
             if self.stopping:
                 break  # stopped while starting: the rest are not needed
