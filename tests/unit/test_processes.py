@@ -15,8 +15,8 @@ from m5syndicate.delivery.processes import (
     ProgressRelay,
     Snapshot,
     child_jobs,
-    split,
     process_context,
+    split,
 )
 from m5syndicate.delivery.reports import Progress, Tally
 from m5syndicate.delivery.send import OpenEdition, OpenedSend, SendOptions, add_tallies
