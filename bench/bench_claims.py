@@ -283,7 +283,7 @@ def table_writes(url: str) -> float:
         value = conn.execute(
             text(
                 "SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_user_tables"
-                " WHERE relname IN ('deliveries', 'delivered_articles')"
+                " WHERE relname = 'deliveries'"
                 " AND schemaname = current_schema()"
             )
         ).scalar_one()

@@ -167,7 +167,7 @@ def plan_edition(conn: Connection, edition: Edition, settings: Settings) -> Edit
     variants: dict[tuple[object, ...], VariantPlan] = {}
     for batch in subscriber_store.subscribers_of_cadence(conn, edition.cadence):
         ids = [recipient.subscriber_id for recipient in batch]
-        delivered = ledger.delivered_hashes(conn, ids, article_ids)
+        delivered = ledger.delivered_hashes(conn, ids, article_ids, edition.id)
         for recipient in batch:
             chosen = select_articles(
                 edition, recipient, delivered.get(recipient.subscriber_id, {}), settings.newsletter

@@ -181,7 +181,8 @@ class EditionRun:
         with self.parts.engine.begin() as conn:
             batch = ledger.claim_batch(conn, self.edition.id or 0, self.worker, now, lease, limit)
             ids = [recipient.subscriber_id for recipient in batch]
-            self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids))
+            edition_id = self.edition.id
+            self.delivered.update(ledger.delivered_hashes(conn, ids, self.article_ids, edition_id))
             self.suppressed |= subscriber_store.suppressed_among(conn, [r.email for r in batch])
             if not batch:
                 self.check_edition(conn)

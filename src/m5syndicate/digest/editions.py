@@ -154,7 +154,7 @@ def select_articles(
         if not wanted(article, recipient):
             continue
         previous = delivered.get(article.id or 0)
-        if previous == article.content_hash:
+        if previous is not None and same_content(previous, article.content_hash):
             continue  # they have it already, unchanged
         if previous is not None:
             updated.add(article.id or 0)
@@ -164,6 +164,11 @@ def select_articles(
     shown = chosen[: newsletter.max_articles]
     kept_updates = frozenset(updated & {a.id for a in shown if a.id is not None})
     return Selection(tuple(shown), kept_updates, len(chosen) - len(shown))
+
+
+def same_content(sent: str, content_hash: str) -> bool:
+    """Is the article as it was when mailed? The ledger keeps the start of its hash."""
+    return bool(sent) and content_hash.startswith(sent)
 
 
 def wanted(article: Article, recipient: Recipient) -> bool:

@@ -114,13 +114,13 @@ def prune_job(runtime: Runtime) -> Action:
         if days <= 0:
             return
         before = runtime.clock() - timedelta(days=days)
-        removed, marks = await asyncio.to_thread(prune_before, runtime, before)
-        log.info("pruned %d deliveries and %d delivery marks before %s", removed, marks, before)
+        removed = await asyncio.to_thread(prune_before, runtime, before)
+        log.info("pruned %d deliveries before %s", removed, before)
 
     return prune
 
 
-def prune_before(runtime: Runtime, before: datetime) -> tuple[int, int]:
+def prune_before(runtime: Runtime, before: datetime) -> int:
     with runtime.engine.begin() as conn:
         return prune_ledger(conn, before)
 

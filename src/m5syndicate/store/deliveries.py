@@ -22,25 +22,18 @@ to the relay, never at claim time, so a crash or a release costs no attempt.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from m5syndicate.models import Recipient
-from m5syndicate.store.dialect import dialect_insert, insert_on_conflict
-from m5syndicate.store.schema import (
-    articles,
-    delivered_articles,
-    deliveries,
-    editions,
-    subscribers,
-)
+from m5syndicate.store.dialect import insert_on_conflict
+from m5syndicate.store.schema import deliveries, edition_articles, editions, subscribers
 from m5syndicate.store.subscribers import recipients_for, suppress_addresses
 
 FINAL_STATES = ("sent", "failed", "skipped", "unknown")
@@ -145,26 +138,72 @@ def claim_batch(
 
 
 def delivered_hashes(
-    conn: Connection, subscriber_ids: Sequence[int], article_ids: Sequence[int]
+    conn: Connection,
+    subscriber_ids: Sequence[int],
+    article_ids: Sequence[int],
+    edition_id: int | None = None,
 ) -> dict[int, dict[int, str]]:
     """For each subscriber: the articles of this list already mailed to them, with the
-    content hash they had then."""
+    start of the content hash they had then (SENT_HASH_DIGITS; see same_content).
+
+    Read from their deliveries in the editions other than ``edition_id`` (the one being
+    sent) that carried any of these articles (edition_articles by article): for a new
+    edition of new articles that is no edition at all, and the read costs one index
+    probe, not one per subscriber and article."""
     found: dict[int, dict[int, str]] = {}
     if not subscriber_ids or not article_ids:
         return found
-    rows = conn.execute(
-        select(
-            delivered_articles.c.subscriber_id,
-            delivered_articles.c.article_id,
-            delivered_articles.c.content_hash,
-        ).where(
-            delivered_articles.c.subscriber_id.in_(list(subscriber_ids))
-            & delivered_articles.c.article_id.in_(list(article_ids))
-        )
-    )
-    for row in rows:
-        found.setdefault(row.subscriber_id, {})[row.article_id] = row.content_hash
+    parameters = {
+        "d_subscribers": list(subscriber_ids),
+        "d_articles": list(article_ids),
+        "d_edition": -1 if edition_id is None else edition_id,
+    }
+    rows = conn.execute(PREVIOUS_DELIVERIES, parameters)
+    wanted = set(article_ids)
+    for row in rows:  # in the order they were sent: a later mail's hash replaces one before
+        marks = found.setdefault(row.subscriber_id, {})
+        marks.update((k, v) for k, v in decode_sent_articles(row.sent_articles) if k in wanted)
     return found
+
+
+# The ledger keeps what reached whom on the delivery row itself, written in the same
+# UPDATE as its state: "id:hash id:hash ...", each hash cut to its first
+# SENT_HASH_DIGITS hex digits (64 bits tell an edit from the text that was sent; the
+# whole 64 would quadruple the column). Ten rows per message in a table of their own
+# cost PostgreSQL more CPU than the rest of the ledger (BENCHMARKS.md).
+SENT_HASH_DIGITS = 16
+# Only delivered rows have sent_articles. Not "state IN (sent, unknown)": with that, a
+# planner whose statistics say few rows are sent walks (edition_id, state) over every
+# sent row of an edition instead of probing (edition_id, subscriber_id).
+EARLIER_EDITIONS = (
+    select(edition_articles.c.edition_id)
+    .where(
+        edition_articles.c.article_id.in_(bindparam("d_articles", expanding=True))
+        & (edition_articles.c.edition_id != bindparam("d_edition"))
+    )
+    .distinct()
+)
+PREVIOUS_DELIVERIES = (
+    select(deliveries.c.subscriber_id, deliveries.c.sent_articles)
+    .where(
+        deliveries.c.subscriber_id.in_(bindparam("d_subscribers", expanding=True))
+        & deliveries.c.edition_id.in_(EARLIER_EDITIONS)
+        & (deliveries.c.sent_articles != "")
+    )
+    .order_by(deliveries.c.sent_at, deliveries.c.id)  # the latest mail's hash wins
+)
+
+
+def encode_sent_articles(pairs: Sequence[tuple[int, str]]) -> str:
+    return " ".join(f"{article_id}:{digest[:SENT_HASH_DIGITS]}" for article_id, digest in pairs)
+
+
+def decode_sent_articles(encoded: str) -> list[tuple[int, str]]:
+    pairs = []
+    for item in encoded.split():
+        article_id, _, digest = item.partition(":")
+        pairs.append((int(article_id), digest))
+    return pairs
 
 
 def record_outcomes(
@@ -219,7 +258,6 @@ def record_outcomes(
         )
     if released:
         release_rows(conn, released)
-    record_delivered_articles(conn, sent, now)
     bounced = [o for o in finals if o.suppress and o.email]
     for outcome in bounced:
         suppress_addresses(conn, [outcome.email], outcome.error, "bounce", now)
@@ -260,6 +298,7 @@ RECORD_SENT = (
         smtp_code=bindparam("d_code"),
         message_id=bindparam("d_message_id"),
         last_error=bindparam("d_error"),
+        sent_articles=bindparam("d_articles"),
         lease_until=None,
         attempts=deliveries.c.attempts + 1,
     )
@@ -296,8 +335,8 @@ def lock_in_order(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, tu
 
 
 def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
-    """Sent (and unknown) rows: state, time, reply code, Message-ID. Each counts one
-    attempt."""
+    """Sent (and unknown) rows: state, time, reply code, Message-ID and the articles the
+    message carried. Each counts one attempt."""
     if sent:
         conn.execute(
             RECORD_SENT,
@@ -309,6 +348,7 @@ def record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> Non
                     "d_code": o.smtp_code,
                     "d_message_id": o.message_id,
                     "d_error": o.error[:1000],
+                    "d_articles": encode_sent_articles(o.articles),
                 }
                 for o in sent
             ],
@@ -319,49 +359,6 @@ def release_rows(conn: Connection, delivery_ids: Sequence[int]) -> None:
     """Give claimed rows back untouched (no attempt was made)."""
     for start in range(0, len(delivery_ids), 500):
         conn.execute(RELEASE_ROWS, {"d_ids": list(delivery_ids[start : start + 500])})
-
-
-def record_delivered_articles(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
-    """What reached whom. Messages of one variant share their articles, so each group is
-    one INSERT ... SELECT (deliveries x articles) run inside the database: ten rows per
-    message through Python parameter handling would cost more than the mail itself."""
-    groups: dict[tuple[tuple[int, str], ...], list[int]] = {}
-    for outcome in sent:
-        groups.setdefault(tuple(outcome.articles), []).append(outcome.delivery_id)
-    statement = delivered_articles_statement(conn.dialect.name)
-    for pairs, delivery_ids in groups.items():
-        if pairs:
-            article_ids = [pair[0] for pair in pairs]
-            conn.execute(statement, {"d_ids": delivery_ids, "a_ids": article_ids, "d_now": now})
-
-
-@functools.cache
-def delivered_articles_statement(dialect: str) -> Any:
-    """INSERT ... SELECT of every delivery of a group x every article it carried; the
-    hash is read back from the article row: the one sent unless an edit landed mid-send."""
-    chosen = (
-        select(
-            deliveries.c.subscriber_id,
-            articles.c.id,
-            articles.c.content_hash,
-            bindparam("d_now", type_=delivered_articles.c.sent_at.type),
-        )
-        .select_from(deliveries.join(articles, true()))
-        .where(
-            deliveries.c.id.in_(bindparam("d_ids", expanding=True))
-            & articles.c.id.in_(bindparam("a_ids", expanding=True))
-        )
-    )
-    statement = dialect_insert(dialect, delivered_articles).from_select(
-        ["subscriber_id", "article_id", "content_hash", "sent_at"], chosen
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["subscriber_id", "article_id"],
-        set_={
-            "content_hash": statement.excluded.content_hash,
-            "sent_at": statement.excluded.sent_at,
-        },
-    )
 
 
 def renew_leases(conn: Connection, edition_id: int, worker: str, until: datetime) -> int:

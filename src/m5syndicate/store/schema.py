@@ -248,6 +248,8 @@ edition_articles = Table(
     Column("edition_id", ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
     Column("article_id", ForeignKey("articles.id"), primary_key=True),
     Column("position", Integer, nullable=False),
+    # Which editions carried an article: where delivered_hashes looks (migration 0010).
+    Index(None, "article_id"),
 )
 
 # The ledger: one row per (edition, subscriber). See DESIGN.md "Deliveries are a ledger".
@@ -265,6 +267,10 @@ deliveries = Table(
     Column("last_error", Text, nullable=False, default=""),
     Column("smtp_code", Integer, nullable=True),
     Column("message_id", Text, nullable=False, default=""),
+    # What reached whom, so nobody gets an article twice (across editions and cadences)
+    # and an edited one is marked "updated": "article_id:hash ..." of the mail sent
+    # (store/deliveries.py, encode_sent_articles; migration 0010).
+    Column("sent_articles", Text, nullable=False, server_default=""),
     when("created_at", nullable=False),
     when("sent_at"),
     UniqueConstraint("edition_id", "subscriber_id"),
@@ -278,17 +284,6 @@ deliveries = Table(
         postgresql_where=text("state IN ('pending', 'sending')"),
         sqlite_where=text("state IN ('pending', 'sending')"),
     ),
-)
-
-# Which articles reached whom, so no article is mailed to one person twice across
-# cadences, and an edited one can be marked "updated".
-delivered_articles = Table(
-    "delivered_articles",
-    metadata,
-    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
-    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("content_hash", String(64), nullable=False),
-    when("sent_at", nullable=False),
 )
 
 # One row per scheduled job: its last run (for `status`, catch-up after downtime and
