@@ -291,8 +291,31 @@ def table_writes(url: str) -> float:
     return float(value)
 
 
-def timed(command: list[str], env: dict[str, str]) -> dict[str, float]:
+def process_cpu(sink_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of (PostgreSQL, smtp-sink). PostgreSQL's: every process named
+    postgres, with what its ended children used (a backend that exits is counted in
+    the postmaster's cutime/cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postgres = sink = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if name == "postgres":
+            postgres += sum(int(f) for f in fields[11:15]) / tick
+        elif int(entry.name) == sink_pid:
+            sink += (int(fields[11]) + int(fields[12])) / tick
+    return postgres, sink
+
+
+def timed(command: list[str], env: dict[str, str], sink_pid: int) -> dict[str, float]:
     before_cpu, before_busy = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_busy()
+    before_pg, before_sink = process_cpu(sink_pid)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -301,14 +324,24 @@ def timed(command: list[str], env: dict[str, str]) -> dict[str, float]:
     after_cpu, after_busy = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_busy()
     ours = (after_cpu.ru_utime - before_cpu.ru_utime) + (after_cpu.ru_stime - before_cpu.ru_stime)
     busy = (after_busy[0] - before_busy[0]) / max(after_busy[1] - before_busy[1], 1)
-    return {"seconds": elapsed, "our_cpu_s": ours, "machine_busy": busy, "out": done.stdout}
+    after_pg, after_sink = process_cpu(sink_pid)
+    return {
+        "seconds": elapsed,
+        "our_cpu_s": ours,
+        "pg_cpu_s": after_pg - before_pg,
+        "sink_cpu_s": after_sink - before_sink,
+        "machine_busy": busy,
+        "out": done.stdout,
+    }
 
 
-def run_send(url: str, port: int, processes: int, messages: int, dkim: str) -> dict[str, Any]:
+def run_send(
+    url: str, port: int, processes: int, messages: int, dkim: str, sink_pid: int
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "m5syndicate", "send", "--cadence", "daily"]
     command += ["--processes", str(processes), "--limit", str(messages)]
     writes_before = table_writes(url)
-    found = timed(command, send_env(url, port, dkim))
+    found = timed(command, send_env(url, port, dkim), sink_pid)
     time.sleep(1.2)  # statistics reach pg_stat after at most a second
     writes = table_writes(url) - writes_before
     sent = sent_in(str(found.pop("out")))
@@ -323,10 +356,10 @@ def sent_in(summary: str) -> int:
     raise RuntimeError(f"no summary in: {summary[-500:]}")
 
 
-def run_raw(port: int, message: Path, messages: int) -> dict[str, Any]:
+def run_raw(port: int, message: Path, messages: int, sink_pid: int) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", "baseline", "--port", str(port)]
     command += ["--message", str(message), "--count", str(messages)]
-    found = timed(command, dict(os.environ))
+    found = timed(command, dict(os.environ), sink_pid)
     sent = json.loads(str(found.pop("out")).strip().splitlines()[-1])["sent"]
     found.update(sent=sent, rate=sent / found["seconds"], writes_per_s=0.0)
     return found
@@ -362,7 +395,7 @@ def main() -> None:
     sink = start_sink(port)
     try:
         with fresh_schema(args.database_url) as url:
-            results = bench(args, url, port, folder)
+            results = bench(args, url, port, folder, sink.pid)
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait(timeout=10)
@@ -370,7 +403,9 @@ def main() -> None:
     report(args, results)
 
 
-def bench(args: argparse.Namespace, url: str, port: int, folder: Path) -> dict[str, Any]:
+def bench(
+    args: argparse.Namespace, url: str, port: int, folder: Path, sink_pid: int
+) -> dict[str, Any]:
     counts = [int(n) for n in args.processes.split(",")]
     started = time.perf_counter()
     edition_id = seed(url, args.rows, send_env(url, port))
@@ -399,19 +434,34 @@ def bench(args: argparse.Namespace, url: str, port: int, folder: Path) -> dict[s
     for round_ in range(args.runs):
         for kind, processes, dkim in kinds:
             if kind == "raw":
-                found = run_raw(port, message, args.messages)
+                found = run_raw(port, message, args.messages, sink_pid)
             else:
-                found = run_send(url, port, processes, args.messages, dkim)
+                found = run_send(url, port, processes, args.messages, dkim, sink_pid)
             rounds[kind].append(found)
             print(
                 f"round {round_ + 1} {kind:12} {found['rate']:7.0f} msg/s "
                 f"ledger writes {found['writes_per_s']:7.0f}/s machine busy "
-                f"{found['machine_busy']:.0%} our CPU {found['our_cpu_s']:.1f} s",
+                f"{found['machine_busy']:.0%} CPU ms/msg {cpu_cell(found)}",
                 flush=True,
             )
     results["rounds"] = rounds
     results["message_bytes"] = len(message.read_bytes())
     return results
+
+
+def median_cpu(rounds: list[dict[str, Any]]) -> str:
+    per = {key: statistics.median(r[key] / max(r["sent"], 1) for r in rounds) for key in CPU_KEYS}
+    return " / ".join(f"{1000 * per[key]:.2f}" for key in CPU_KEYS)
+
+
+CPU_KEYS = ("our_cpu_s", "pg_cpu_s", "sink_cpu_s")
+
+
+def cpu_cell(found: dict[str, Any]) -> str:
+    """CPU per message sent: ours (the command's processes) / PostgreSQL / smtp-sink."""
+    sent = max(found["sent"], 1)
+    parts = (found["our_cpu_s"], found["pg_cpu_s"], found["sink_cpu_s"])
+    return " / ".join(f"{1000 * part / sent:.2f}" for part in parts)
 
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -443,11 +493,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     lines += [
         f"\nMail, {args.messages:,} messages per run, {args.runs} rounds alternating the "
         "runs below; medians (min-max); `send` timed as the whole command (start, spawn, "
-        "summary); ledger writes = rows updated or inserted in deliveries and "
-        "delivered_articles per second (pg_stat_user_tables); machine busy = all CPUs, "
-        "ours and others':\n",
-        "| run | msg/s | vs raw (median of ratios) | ledger writes/s | machine busy |",
-        "|---|---|---|---|---|",
+        "summary); ledger writes = rows updated or inserted in deliveries per second "
+        "(pg_stat_user_tables); machine busy = all CPUs, ours and others'; CPU per message "
+        "(ms, medians): ours (the command's processes, start-up included) / PostgreSQL's "
+        "/ smtp-sink's:\n",
+        "| run | msg/s | vs raw (median of ratios) | ledger writes/s | machine busy "
+        "| CPU ms/msg ours / PostgreSQL / sink |",
+        "|---|---|---|---|---|---|",
     ]
     for kind, found in rounds.items():
         rates = [r["rate"] for r in found]
@@ -462,7 +514,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         name = "raw aiosmtplib sendmail(bytes), 1 process" if kind == "raw" else f"`{kind}`"
         lines.append(
             f"| {name} | {statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) "
-            f"| {ratio:.2f}{target} | {writes:,.0f} | {busy:.0%} |"
+            f"| {ratio:.2f}{target} | {writes:,.0f} | {busy:.0%} | {median_cpu(found)} |"
         )
     text_out = "\n".join(lines) + "\n"
     print(text_out)
