@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_claims.py [--database-url postgresql+psycopg://...]
         [--rows 1000000] [--messages 30000] [--runs 3] [--processes 1,2,4] [--no-write]
+        [--src ../wt-before]
+
+`--src DIR` runs all of it (seeding, the ledger, `send`) with the code of another
+checkout: the same bench before and after a change.
 
 In a fresh PostgreSQL schema (dropped at the end): 1,000,000 confirmed subscribers and
 one frozen daily edition with a ledger row each. Then:
@@ -11,7 +15,8 @@ one frozen daily edition with a ledger row each. Then:
    with 90% of it sent (the sent rows ahead of the pending ones in id order, as in a send;
    VACUUM ANALYZE first, so the planner's statistics are fresh).
 2. The ledger alone, no mail: 1, 2 and 4 processes each claiming batches and recording
-   them sent (`claim_batch` + `record_outcomes`): delivery rows claimed/s and written/s.
+   them sent as a sending process does (`claim_batch`, `delivered_hashes`, then
+   `record_outcomes` 8 per commit, with 10 articles each): rows/s and PostgreSQL's CPU.
 3. Mail: rounds alternating A) the raw baseline, aiosmtplib `sendmail(bytes)` of one
    pre-built digest over 16 connections in one process, and B) `m5syndicate send
    --processes N --limit M` through the CLI for each N (and N=2 with DKIM RSA-2048),
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import multiprocessing
 import os
@@ -44,11 +50,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench_send import articles, dkim_key_file, ensure_sink, free_port, run_baseline, start_sink
+from bench_send import (
+    articles,
+    code_under_test,
+    dkim_key_file,
+    ensure_sink,
+    free_port,
+    run_baseline,
+    start_sink,
+)
 from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+SRC = code_under_test() / "src"  # --src DIR: everything with another checkout's code
+sys.path.insert(0, str(SRC))
 
 from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
@@ -177,12 +192,23 @@ def claim_statement(engine: Engine, edition_id: int) -> str:
 # --- 2. the ledger alone --------------------------------------------------------------
 
 
+OUTCOME_BATCH = 8  # outcomes per commit: a process's share of 16 connections, of 2
+
+
 def ledger_worker(url: str, edition_id: int, batch: int, rows: int, queue: Any) -> None:
-    """Claim batches and record them sent until `rows` are done; report the time."""
+    """Claim batches of ``batch`` and record them sent, OUTCOME_BATCH per commit and each
+    with the edition's articles, as a sending process does (without the mail), until
+    `rows` are done; report the time and the PostgreSQL backend's CPU."""
     engine = make_engine(url)
     worker = f"bench:{os.getpid()}"
     done = claims = 0
     claim_seconds = write_seconds = 0.0
+    with engine.connect() as conn:
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        carried = [
+            tuple(row) for row in conn.execute(text("SELECT id, content_hash FROM articles"))
+        ]
+    backend_cpu = cpu_seconds_of(backend)
     while done < rows:
         now = utcnow()
         started = time.perf_counter()
@@ -190,21 +216,54 @@ def ledger_worker(url: str, edition_id: int, batch: int, rows: int, queue: Any) 
             batch_rows = ledger.claim_batch(
                 conn, edition_id, worker, now, now + timedelta(seconds=30), batch
             )
+            ids = [r.subscriber_id for r in batch_rows]
+            previous_marks(conn, ids, [a for a, _ in carried], edition_id)
         claimed = time.perf_counter()
         if not batch_rows:
             break
-        outcomes = [
-            Outcome(r.delivery_id, r.subscriber_id, "sent", smtp_code=250, message_id="<b@x>")
-            for r in batch_rows
-        ]
-        with engine.begin() as conn:
-            ledger.record_outcomes(conn, outcomes, utcnow(), worker)
+        for start in range(0, len(batch_rows), OUTCOME_BATCH):
+            outcomes = [
+                Outcome(
+                    r.delivery_id,
+                    r.subscriber_id,
+                    "sent",
+                    smtp_code=250,
+                    message_id=f"<{r.delivery_id}@bench>",
+                    articles=carried,
+                )
+                for r in batch_rows[start : start + OUTCOME_BATCH]
+            ]
+            with engine.begin() as conn:
+                ledger.record_outcomes(conn, outcomes, utcnow(), worker)
         claim_seconds += claimed - started
         write_seconds += time.perf_counter() - claimed
         done += len(batch_rows)
         claims += 1
+    backend_cpu = cpu_seconds_of(backend) - backend_cpu
     engine.dispose()
-    queue.put({"rows": done, "claims": claims, "claim_s": claim_seconds, "write_s": write_seconds})
+    queue.put(
+        {
+            "rows": done,
+            "claims": claims,
+            "claim_s": claim_seconds,
+            "write_s": write_seconds,
+            "pg_cpu_s": backend_cpu,
+        }
+    )
+
+
+def previous_marks(conn: Any, ids: list[int], article_ids: list[int], edition_id: int) -> None:
+    """What the runner reads per claim: what these subscribers got before (code before
+    migration 0010 took no edition to leave out)."""
+    if "edition_id" in inspect.signature(ledger.delivered_hashes).parameters:
+        ledger.delivered_hashes(conn, ids, article_ids, edition_id)
+    else:
+        ledger.delivered_hashes(conn, ids, article_ids)
+
+
+def cpu_seconds_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ledger_capacity(url: str, edition_id: int, processes: int, rows: int) -> dict[str, float]:
@@ -218,17 +277,19 @@ def ledger_capacity(url: str, edition_id: int, processes: int, rows: int) -> dic
     started = time.perf_counter()
     for child in children:
         child.start()
-    results = [queue.get(timeout=600) for _ in children]
+    results = [queue.get(timeout=900) for _ in children]
     for child in children:
         child.join()
     elapsed = time.perf_counter() - started
     done = sum(r["rows"] for r in results)
+    claims = sum(r["claims"] for r in results)
     return {
         "processes": processes,
         "rows_per_s": done / elapsed,
-        "claims_per_s": sum(r["claims"] for r in results) / elapsed,
-        "claim_ms": 1000 * sum(r["claim_s"] for r in results) / sum(r["claims"] for r in results),
-        "write_ms": 1000 * sum(r["write_s"] for r in results) / sum(r["claims"] for r in results),
+        "claims_per_s": claims / elapsed,
+        "claim_ms": 1000 * sum(r["claim_s"] for r in results) / claims,
+        "write_ms": 1000 * sum(r["write_s"] for r in results) / claims,
+        "pg_ms_per_row": 1000 * sum(r["pg_cpu_s"] for r in results) / done,
     }
 
 
@@ -238,7 +299,7 @@ def ledger_capacity(url: str, edition_id: int, processes: int, rows: int) -> dic
 def send_env(url: str, port: int, dkim_key: str = "") -> dict[str, str]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
+        "PYTHONPATH": str(SRC),
         "M5_DATABASE__URL": url,
         "M5_DELIVERY__TRANSPORT": "smtp",
         "M5_DELIVERY__SMTP_URL": f"smtp://127.0.0.1:{port}?starttls=off",
@@ -379,6 +440,9 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--ledger-rows", type=int, default=100_000, help="rows per capacity run")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument(
+        "--src", help="run it all with another checkout's code (e.g. a worktree of main)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--message", help=argparse.SUPPRESS)
@@ -457,6 +521,17 @@ def median_cpu(rounds: list[dict[str, Any]]) -> str:
 CPU_KEYS = ("our_cpu_s", "pg_cpu_s", "sink_cpu_s")
 
 
+def code_version() -> str:
+    """The commit of the code under test, and whether its tree had changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=SRC, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", ".") else ""
+    return f"{git('rev-parse', '--short', 'HEAD')}{dirty} ({SRC.parent})"
+
+
 def cpu_cell(found: dict[str, Any]) -> str:
     """CPU per message sent: ours (the command's processes) / PostgreSQL / smtp-sink."""
     sent = max(found["sent"], 1)
@@ -470,6 +545,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     lines = [
         f"\n### bench/bench_claims.py: {args.rows:,} ledger rows on PostgreSQL, "
         f"`send --processes N` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n",
+        f"Code: {code_version()}. "
         f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {platform.python_version()}, "
         f"SQLAlchemy {metadata.version('sqlalchemy')}, psycopg {metadata.version('psycopg')}, "
         f"aiosmtplib {metadata.version('aiosmtplib')}; PostgreSQL on the same machine; sink: "
@@ -480,15 +556,17 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     for label, plan in results["plans"].items():
         lines += [f"EXPLAIN (ANALYZE, BUFFERS), {label}, batch of 500:\n", "```", plan, "```\n"]
     lines += [
-        f"The ledger alone ({args.ledger_rows:,} rows claimed in batches of 500 and recorded "
-        "sent, no mail):\n",
-        "| processes | rows/s | claims/s | ms per claim | ms per outcome batch |",
-        "|---|---|---|---|---|",
+        f"The ledger alone ({args.ledger_rows:,} rows claimed in batches of 500, with the "
+        f"read of what each subscriber got before, and recorded sent {OUTCOME_BATCH} per "
+        "commit, each carrying the edition's 10 articles; no mail):\n",
+        "| processes | rows/s | claims/s | ms per claim | ms to record a claim's 500 "
+        "| PostgreSQL CPU ms per row |",
+        "|---|---|---|---|---|---|",
     ]
     for found in results["ledger"]:
         lines.append(
             f"| {found['processes']} | {found['rows_per_s']:,.0f} | {found['claims_per_s']:.1f} "
-            f"| {found['claim_ms']:.1f} | {found['write_ms']:.1f} |"
+            f"| {found['claim_ms']:.1f} | {found['write_ms']:.1f} | {found['pg_ms_per_row']:.3f} |"
         )
     lines += [
         f"\nMail, {args.messages:,} messages per run, {args.runs} rounds alternating the "
