@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_send.py [--subscribers 20000] [--runs 5]
         [--connections 16] [--baseline-src ../wt-main] [--memory [--memory-subscribers N]]
-        [--no-write]
+        [--memory-postgresql URL [--no-memory-sqlite]] [--no-write]
 
 Each round runs, in fresh processes: A) the baseline, aiosmtplib `sendmail(bytes)` of one
 pre-built digest over the same number of connections; B) `send_due` (10-article digest,
@@ -331,6 +331,11 @@ def main() -> None:
         default="",
         help="with --memory: also on this PostgreSQL (URL; fresh schemas, dropped after)",
     )
+    parser.add_argument(
+        "--no-memory-sqlite",
+        action="store_true",
+        help="with --memory-postgresql: only the PostgreSQL runs (for a long run in parts)",
+    )
     parser.add_argument("--baseline-src", default="", help="also B0/C0: another checkout's code")
     parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
@@ -389,10 +394,11 @@ def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[d
             db.unlink()
     if args.memory:
         big_count = args.memory_subscribers or args.subscribers * 10
-        big = folder / "big.db"
-        seed(big, big_count)
-        results["memory_big"] = [memory_run(port, args.connections, big, big_count)]
-        big.unlink()
+        if not (args.no_memory_sqlite and args.memory_postgresql):
+            big = folder / "big.db"
+            seed(big, big_count)
+            results["memory_big"] = [memory_run(port, args.connections, big, big_count)]
+            big.unlink()
         if args.memory_postgresql:
             for name, count in (
                 ("memory_pg_small", args.subscribers),
@@ -459,16 +465,14 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]])
             lines.append(row(f"{letter} {name}", results[kind], shown))
     if args.baseline_src:
         lines.append(f"\nB0 and C0: the code of {args.baseline_src} (`git -C` it for the commit).")
+    big_count = args.memory_subscribers or args.subscribers * 10
     if "memory_big" in results:
-        big_count = args.memory_subscribers or args.subscribers * 10
         small = median([r["maxrss_mb"] for r in results["send"]])
         lines.append("")
         lines.append(memory_line("SQLite", results["memory_big"][0], small, big_count, args))
-        if "memory_pg_big" in results:
-            small = results["memory_pg_small"][0]["maxrss_mb"]
-            lines.append(
-                memory_line("PostgreSQL", results["memory_pg_big"][0], small, big_count, args)
-            )
+    if "memory_pg_big" in results:
+        small = results["memory_pg_small"][0]["maxrss_mb"]
+        lines.append(memory_line("PostgreSQL", results["memory_pg_big"][0], small, big_count, args))
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
