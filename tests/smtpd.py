@@ -39,6 +39,9 @@ class FaultyHandler:
         self.lock = threading.Lock()
         self.received: list[tuple[str, bytes]] = []
         self.refusals: Counter[str] = Counter()
+        # (time.monotonic(), "MAIL" or "END", address): when each transaction began and
+        # when its final dot arrived, for tests of what waits for what.
+        self.events: list[tuple[float, str, str]] = []
 
     def take(self, table: dict[str, int], address: str) -> bool:
         with self.lock:
@@ -51,6 +54,8 @@ class FaultyHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
+        with self.lock:
+            self.events.append((time.monotonic(), "MAIL", address))
         if self.faults.sender_refused:
             return self.faults.sender_refused
         envelope.mail_from = address
@@ -69,6 +74,8 @@ class FaultyHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         address = envelope.rcpt_tos[0]
+        with self.lock:
+            self.events.append((time.monotonic(), "END", address))
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
         if self.take(self.faults.drop, address):

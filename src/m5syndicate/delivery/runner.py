@@ -1,10 +1,14 @@
 """The runner of one edition: claims deliveries, works them, renews their leases.
 
 A claimer keeps a queue of claimed recipients topped up for `concurrency` workers; each
-worker composes a message from the variant's pre-rendered body, hands it to the transport
-and waits until its outcome is committed (writer.py) before taking the next one, so a
-crash leaves at most one accepted-but-unrecorded message per connection. What a failure
-becomes is policy.py's decision; opening and closing the edition is send.py's.
+worker composes a message from the variant's pre-rendered body and hands it to the
+transport, and its outcome to the writer (writer.py, group commit). The worker goes on
+with its next message while that outcome is committed: MAIL, RCPT, DATA and the whole
+message travel meanwhile, and only the final dot waits for the commit (the transport's
+go-ahead). Until its dot a message is not accepted, so a crash still leaves at most one
+accepted-but-unrecorded message per connection; if the commit fails, the waiting message
+is dropped unfinished and goes back untouched. What a failure becomes is policy.py's
+decision; opening and closing the edition is send.py's.
 
 A relay that went away is ridden out (relay.py): the same message is offered again,
 with backoff, for `[delivery] relay_outage_grace_seconds`, then the run stops.
@@ -46,6 +50,7 @@ from m5syndicate.delivery.writer import OutcomeWriter
 from m5syndicate.digest.compose import Composer
 from m5syndicate.digest.editions import Selection, select_articles
 from m5syndicate.errors import DeliveryError, InputError, StoreError
+from m5syndicate.mail.transport import GoAhead, HeldBack
 from m5syndicate.models import Edition, Recipient
 from m5syndicate.store import deliveries as ledger
 from m5syndicate.store import editions as edition_store
@@ -262,20 +267,54 @@ class EditionRun:
     # --- sending ------------------------------------------------------------------
 
     async def work(self, writer: OutcomeWriter) -> None:
+        recorded: asyncio.Future[None] | None = None  # this worker's last outcome, durable
         while (recipient := await self.queue.get()) is not None:
             if self.halted or not self.lease_holds():
                 continue  # left claimed: closing the edition (or the lease) releases it
-            self.busy += 1
+            self.busy += 1  # until its outcome is durable
             try:
-                outcome = await self.deliver(recipient)
-                await writer.record(outcome)  # durable before the next message
+                outcome = await self.deliver(recipient, self.go_ahead_after(recorded))
             except Exception as exc:  # a broken template or database stops the run
                 self.error = self.error or exc
-            finally:
-                self.busy -= 1
-                self.changed.set()
+                self.done_with_one()
+                continue
+            recorded = writer.submit(outcome)
+            recorded.add_done_callback(self.recorded)
+        if recorded is not None:
+            await self.settled(recorded)
 
-    async def deliver(self, recipient: Recipient) -> Outcome:
+    def recorded(self, future: asyncio.Future[None]) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if isinstance(failure, Exception):
+            self.error = self.error or failure
+        self.done_with_one()
+
+    def done_with_one(self) -> None:
+        self.busy -= 1
+        self.changed.set()
+
+    def go_ahead_after(self, recorded: asyncio.Future[None] | None) -> GoAhead | None:
+        """The transport's go-ahead for the next message: this worker's previous outcome
+        durable. If it cannot be written, the next message is held back."""
+        if recorded is None or (recorded.done() and recorded.exception() is None):
+            return None
+
+        async def go_ahead() -> None:
+            if not await self.settled(recorded):
+                raise HeldBack("the previous outcome could not be recorded")
+
+        return go_ahead
+
+    async def settled(self, recorded: asyncio.Future[None]) -> bool:
+        """Wait for an outcome to be durable; False if it could not be (the run stops:
+        the error is the run's, see `recorded`)."""
+        try:
+            await asyncio.shield(recorded)  # a cancelled waiter must not cancel the write
+        except Exception:
+            return False
+        return True
+
+    async def deliver(self, recipient: Recipient, go_ahead: GoAhead | None = None) -> Outcome:
         selection = self.selection_for(recipient)
         if isinstance(selection, str):
             return outcome_of(recipient, "skipped", selection)
@@ -288,11 +327,11 @@ class EditionRun:
             envelope = await loop.run_in_executor(self.signing, envelope.signed_by, self.parts.sign)
         await self.limiter.wait()
         try:
-            reply = await self.relay.send(lambda: self.parts.transport.send(envelope))
+            reply = await self.relay.send(lambda: self.parts.transport.send(envelope, go_ahead))
         except RelayDown:
             raise  # the relay stayed away: the run stops, this row goes back untouched
-        except Stopped:
-            return outcome_of(recipient, "released", "")
+        except (Stopped, HeldBack):
+            return outcome_of(recipient, "released", "")  # nobody was mailed
         except DeliveryError as exc:
             outcome = self.failed(recipient, exc)
         except Exception as exc:  # an unexpected transport error is a temporary one

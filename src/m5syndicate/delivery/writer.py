@@ -1,8 +1,9 @@
 """The outcome writer: group commit of delivery outcomes.
 
-A worker awaits `record(outcome)` before taking its next message, so an accepted message
-is durable on the ledger before the connection carries another; outcomes recorded while a
-commit runs share the next one (many workers, few transactions). A database outage is
+A worker submits each outcome and has its next message committed to the relay only once
+that outcome is durable (runner.py), so an accepted message is on the ledger before the
+worker's next one is accepted; outcomes submitted while a commit runs share the next one
+(many workers, few transactions). A database outage is
 ridden out (retried for `[database] outage_grace_seconds`): the workers wait meanwhile,
 so nothing more is sent while outcomes cannot be recorded.
 """
@@ -38,11 +39,13 @@ class OutcomeWriter:
         self.closing = False
         self.task = asyncio.create_task(self.loop())
 
-    async def record(self, outcome: Outcome) -> None:
+    def submit(self, outcome: Outcome) -> asyncio.Future[None]:
+        """Queue ``outcome`` for the next commit; the future is done once it is durable
+        (or holds the error that kept it from being written)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.buffer.append((outcome, future))
         self.wake.set()
-        await future
+        return future
 
     async def loop(self) -> None:
         while True:
@@ -62,11 +65,13 @@ class OutcomeWriter:
             )
         except Exception as exc:
             for _, future in batch:
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
             return
         self.on_commit(applied)
         for _, future in batch:
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
 
     def write(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
         with self.engine.begin() as conn:

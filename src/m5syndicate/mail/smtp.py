@@ -42,7 +42,7 @@ from aiosmtplib import (
     SMTPStatus,
 )
 from aiosmtplib.email import quote_address
-from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.protocol import PERIOD_REGEX, SMTPProtocol, normalize_message_line_endings
 
 from m5syndicate.config import redact_url
 from m5syndicate.errors import (
@@ -53,6 +53,7 @@ from m5syndicate.errors import (
     UnknownOutcome,
 )
 from m5syndicate.mail.message import PLAIN_ADDRESS, Envelope
+from m5syndicate.mail.transport import GoAhead
 
 STARTTLS_MODES = {"require": True, "auto": None, "off": False}
 BOOLEANS = {"true": True, "false": False}
@@ -178,6 +179,10 @@ class SmtpTransport:
     final dot), so every failure says where it happened (the failure policy depends on
     it) and the final reply gets its own long timeout (``data_timeout``, RFC 5321
     4.5.3.2: 10 minutes): a relay slow to acknowledge must not be sent the message twice.
+
+    A ``go_ahead`` is awaited after the message and before its final dot: until the dot
+    the relay has accepted nothing, and if the go-ahead raises, the connection is closed
+    there and the relay drops the unfinished message (RFC 5321 4.1.1.4).
     """
 
     def __init__(
@@ -188,7 +193,7 @@ class SmtpTransport:
         self.idle: list[SMTP] = []
         self.slots: asyncio.Semaphore | None = None
 
-    async def send(self, envelope: Envelope) -> str:
+    async def send(self, envelope: Envelope, go_ahead: GoAhead | None = None) -> str:
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.connections)
         async with self.slots:
@@ -196,7 +201,7 @@ class SmtpTransport:
             transaction = Transaction(client, self.timeout, self.data_timeout)
             keep = False
             try:
-                reply = await transaction.run(envelope)
+                reply = await transaction.run(envelope, go_ahead)
                 keep = True
                 return reply
             except SMTPResponseException as exc:
@@ -285,7 +290,7 @@ class Transaction:
         self.step = "MAIL FROM"
         self.data_sent = False  # the whole message and its final dot were written
 
-    async def run(self, envelope: Envelope) -> str:
+    async def run(self, envelope: Envelope, go_ahead: GoAhead | None = None) -> str:
         client = self.client
         size, wire = wire_form(envelope)
         mail = [b"FROM:" + envelope_address(envelope.sender)]
@@ -311,15 +316,27 @@ class Transaction:
         if protocol is None:
             raise SMTPServerDisconnected("connection lost before the message was sent")
         # What aiosmtplib's data() does, but with the long timeout for this reply only.
-        # write() only buffers, and read_response is awaited before the loop runs again,
-        # so the reply cannot arrive unseen in between.
+        # write() only buffers, and read_response is awaited right after the dot, before
+        # the loop runs again, so the reply cannot arrive unseen. (A relay says nothing
+        # while it waits for the dot; one that drops the connection during the go-ahead
+        # fails the write of the dot, before anything counts as sent.)
         protocol.write(wire)
+        if go_ahead is not None:
+            await go_ahead()  # raises (HeldBack): send() closes the connection, no dot
+            protocol = self.protocol_still_open()
         protocol.write(b".\r\n")
         self.data_sent = True
         reply = await protocol.read_response(timeout=self.data_timeout)
         if reply.code != SMTPStatus.completed:
             raise SMTPDataError(reply.code, reply.message)
         return f"{reply.code} {reply.message}"
+
+    def protocol_still_open(self) -> SMTPProtocol:
+        """The connection after a wait: the relay may have dropped it meanwhile."""
+        protocol = self.client.protocol
+        if protocol is None:
+            raise SMTPServerDisconnected("connection lost before the final dot")
+        return protocol
 
     async def reset(self) -> bool:
         """After a refusal before the final dot: RSET, so the connection can go on."""

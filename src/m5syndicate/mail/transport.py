@@ -13,17 +13,31 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
 from m5syndicate.errors import TemporaryFailure
 from m5syndicate.mail.message import Envelope
 
+# Awaited by a transport at the last moment before the message is handed over for good
+# (SMTP: before the final dot). The sender's previous message is being recorded
+# meanwhile; the next one travels while it is, and is committed only once it has been.
+GoAhead = Callable[[], Awaitable[None]]
+
+
+class HeldBack(Exception):
+    """Raised by a go-ahead that will not come: the transport drops the message
+    unfinished (SMTP: closes the connection before the final dot, so the relay keeps
+    nothing) and lets this through. Never a delivery failure: nobody was mailed."""
+
 
 class Transport(Protocol):
-    async def send(self, envelope: Envelope) -> str:
+    async def send(self, envelope: Envelope, go_ahead: GoAhead | None = None) -> str:
         """Hand one message over; return the server's reply. Raise TemporaryFailure
-        (retry later) or PermanentFailure (never retry)."""
+        (retry later) or PermanentFailure (never retry). ``go_ahead`` is awaited just
+        before the message is committed; whatever it raises (HeldBack) passes through
+        and the message is not delivered."""
         ...
 
     async def close(self) -> None: ...
@@ -37,7 +51,9 @@ class OutboxTransport:
         for sub in ("tmp", "new", "cur"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
 
-    async def send(self, envelope: Envelope) -> str:
+    async def send(self, envelope: Envelope, go_ahead: GoAhead | None = None) -> str:
+        if go_ahead is not None:
+            await go_ahead()  # nothing is written before: a file is the whole message
         return await asyncio.to_thread(self.write, envelope)
 
     def write(self, envelope: Envelope) -> str:
