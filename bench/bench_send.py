@@ -236,6 +236,10 @@ async def run_baseline(port: int, connections: int, message: bytes, count: int) 
 def child(args: argparse.Namespace) -> None:
     """One measured run; prints a JSON line."""
     started, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    if args.child == "seed":  # a database migrated by this child's code (--src)
+        seed(args.db, args.count)
+        print(json.dumps({"seeded": args.count}))
+        return
     if args.child == "baseline":
         message = Path(args.message).read_bytes()
         sent = asyncio.run(run_baseline(args.port, args.connections, message, args.count))
@@ -365,6 +369,11 @@ def main() -> None:
 def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[dict[str, float]]]:
     template = folder / "template.db"
     seed(template, args.subscribers)
+    # The baseline code gets a database its own migrations made (its schema may differ).
+    template_before = folder / "template-before.db"
+    if args.baseline_src:
+        extra = {"db": str(template_before), "count": str(args.subscribers)}
+        measure("seed", port, args.connections, args.baseline_src, **extra)
     message = folder / "message.eml"
     shutil.copy(template, folder / "sample.db")
     message.write_bytes(sample_message(folder / "sample.db", port, 1))
@@ -376,7 +385,7 @@ def bench(args: argparse.Namespace, folder: Path, port: int) -> dict[str, list[d
     for round_ in range(args.runs):
         for kind in kinds:
             db = folder / f"run-{round_}-{kind}.db"
-            shutil.copy(template, db)
+            shutil.copy(template_before if kind.endswith("_before") else template, db)
             extra = {"db": str(db), "count": str(args.subscribers), "message": str(message)}
             if kind.startswith("dkim"):
                 extra["dkim_key"] = str(key)
