@@ -21,6 +21,7 @@ from m5syndicate.digest.compose import Composer
 from m5syndicate.digest.editions import select_articles
 from m5syndicate.digest.render import SLOTS, render_mail
 from m5syndicate.digest.templates import email_environment
+from m5syndicate.errors import RenderError
 from m5syndicate.mail.message import prepare_body, qp
 from m5syndicate.models import Article, Edition, Recipient
 from m5syndicate.subscribers.links import UNSUBSCRIBE, LinkSigner, verify_token
@@ -244,3 +245,15 @@ def test_every_article_field_is_escaped_in_html() -> None:
     case = Edition("daily", "k", NOW, NOW, "sending", [hostile], id=1)
     html = html_of(compose(case, recipient()))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_digest_gmail_would_clip_is_refused_with_the_fix() -> None:
+    many = [
+        replace(make_article(f"haber-{n}", hours_ago=1 + n / 100), id=n, summary=LONG)
+        for n in range(1, 201)
+    ]
+    case = Edition("daily", "2026-11-28", NOW - timedelta(days=1), NOW, "sending", many, id=7)
+    roomy = SETTINGS.with_changes(newsletter=SETTINGS.newsletter.with_changes(max_articles=200))
+    with pytest.raises(RenderError, match=r"over 90000 bytes of HTML.*lower \[newsletter\] max_"):
+        compose(case, recipient(), s=roomy)
+    assert compose(case, recipient("tr", "text"), s=roomy)  # text has no clip: it goes
