@@ -191,6 +191,36 @@ def test_a_renewer_that_never_recovers_stops_with_one_line_and_loses_nothing(
     assert received == dict.fromkeys(emails, 1)
 
 
+def test_a_lease_in_doubt_gives_the_queued_rows_back_and_they_go_later(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal running late (a loaded machine) makes the lease doubtful for a moment:
+    the queued recipients met then are not sent, and not left claimed either (our own
+    renewer would keep them from every claim, this run's included: the run never
+    ended). They go back and are sent with fresh claims, once each."""
+    store_articles(engine, [make_article("a")])
+    emails = add_subscribers(engine, 6)
+    doubts = Counter[str]()
+    original = EditionRun.lease_holds
+
+    def doubtful_at_first(run: EditionRun) -> bool:
+        doubts["asked"] += 1
+        return doubts["asked"] > 2 and original(run)
+
+    monkeypatch.setattr(EditionRun, "lease_holds", doubtful_at_first)
+    settings = settings_for(database_url_of(engine), tmp_path, delivery={"concurrency": 1})
+    with FaultySMTPServer() as server:
+        sender = threading.Thread(
+            target=run_send, args=(engine, settings, transport(server.url, 1)), daemon=True
+        )
+        sender.start()
+        sender.join(timeout=60)  # before the fix this run never ended
+        assert not sender.is_alive(), "the run kept the rows it skipped"
+        received = server.handler.counts()
+    assert received == dict.fromkeys(emails, 1)
+    assert ledger_rows(engine) == [("sent", 1)] * 6
+
+
 def test_sqlite_locked_for_seconds_mid_send_is_ridden_out(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     engine = make_engine(f"sqlite:///{path}")

@@ -269,9 +269,18 @@ class EditionRun:
     async def work(self, writer: OutcomeWriter) -> None:
         recorded: asyncio.Future[None] | None = None  # this worker's last outcome, durable
         while (recipient := await self.queue.get()) is not None:
-            if self.halted or not self.lease_holds():
-                continue  # left claimed: closing the edition (or the lease) releases it
+            if self.halted:
+                continue  # left claimed: closing the edition releases it
             self.busy += 1  # until its outcome is durable
+            if not self.lease_holds():
+                # Another sender may have the row by now: not ours to send. Given back
+                # (a release applies only while the row is still ours), it is claimed
+                # again with a fresh lease; left claimed, our renewer would keep it
+                # from everyone, this run included, for as long as the run lasts.
+                writer.submit(outcome_of(recipient, "released", "")).add_done_callback(
+                    self.recorded
+                )
+                continue
             try:
                 outcome = await self.deliver(recipient, self.go_ahead_after(recorded))
             except Exception as exc:  # a broken template or database stops the run
