@@ -74,6 +74,7 @@ async def send_due(
         grace,
         lambda: make_budget(parts.engine, parts.settings, options, now),
     )
+    sending = Sending(parts, clock, budget, stop, options, on_progress)
     report = SendReport()
     for cadence in options.cadences:
 
@@ -91,8 +92,7 @@ async def send_due(
         for edition in editions:
             if stop.is_set() or budget.exhausted:
                 break
-            run = deliver_again(parts, edition, clock, budget, stop, options, on_progress)
-            report.editions.append(await run)
+            report.editions.append(await deliver_again(sending, edition))
             if parts.metrics is not None:
                 count_sending(parts.metrics, report.editions[-1])
     if stop.is_set():
@@ -113,26 +113,33 @@ def make_budget(engine: Engine, settings: Settings, options: SendOptions, now: d
     return budget
 
 
-async def deliver_again(
-    parts: SendParts,
-    edition: Edition,
-    clock: Clock,
-    budget: Budget,
-    stop: asyncio.Event,
-    options: SendOptions,
-    on_progress: ProgressCallback | None,
-) -> EditionReport:
+@dataclass(frozen=True)
+class Sending:
+    """What every edition of one `send_due` call shares."""
+
+    parts: SendParts
+    clock: Clock
+    budget: Budget
+    stop: asyncio.Event
+    options: SendOptions
+    on_progress: ProgressCallback | None
+
+    @property
+    def grace(self) -> float:
+        return self.parts.settings.database.outage_grace_seconds
+
+
+async def deliver_again(sending: Sending, edition: Edition) -> EditionReport:
     """deliver_edition, started again when its leases were lost to a database outage,
     until the outage has lasted `outage_grace_seconds`."""
-    grace = parts.settings.database.outage_grace_seconds
     first_lost: float | None = None  # a renewer that keeps failing run after run gives up
     while True:
         try:
-            return await deliver_edition(parts, edition, clock, budget, stop, options, on_progress)
+            return await deliver_edition(sending, edition)
         except LeasesLost as exc:
             first_lost = first_lost or exc.since
-            if time.monotonic() - first_lost >= grace or stop.is_set():
-                raise gave_up(f"delivering {edition.slug}", grace, exc) from exc
+            if time.monotonic() - first_lost >= sending.grace or sending.stop.is_set():
+                raise gave_up(f"delivering {edition.slug}", sending.grace, exc) from exc
             log.warning(
                 "%s: the leases were lost (%s); starting again with fresh claims",
                 edition.slug,
@@ -141,33 +148,25 @@ async def deliver_again(
             await asyncio.sleep(1.0)
 
 
-async def deliver_edition(
-    parts: SendParts,
-    edition: Edition,
-    clock: Clock,
-    budget: Budget,
-    stop: asyncio.Event,
-    options: SendOptions,
-    on_progress: ProgressCallback | None,
-) -> EditionReport:
+async def deliver_edition(sending: Sending, edition: Edition) -> EditionReport:
     """Open the edition's ledger, run it, close it (also when the run failed). An edition
     held since it was listed is not run: the report says why it is held."""
-    grace = parts.settings.database.outage_grace_seconds
+    parts, clock = sending.parts, sending.clock
     opened = await ride_out(
         f"opening {edition.slug}",
-        grace,
-        lambda: open_edition(parts.engine, edition, options.retry_failed, clock.now()),
+        sending.grace,
+        lambda: open_edition(parts.engine, edition, sending.options.retry_failed, clock.now()),
     )
     total, finished = opened or (0, 0)
-    meter = Meter(edition.slug, total, finished, on_progress)
-    run = EditionRun(parts, edition, clock, budget, stop, meter)
+    meter = Meter(edition.slug, total, finished, sending.on_progress)
+    run = EditionRun(parts, edition, clock, sending.budget, sending.stop, meter)
     try:
         if opened is not None:
             await run.run()
     finally:
         report = await ride_out(
             f"closing {edition.slug}",
-            grace,
+            sending.grace,
             lambda: close_edition(parts.engine, edition, run.worker, run.paused, clock.now()),
         )
     report.tally, report.elapsed = meter.tally, meter.elapsed()
