@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from m5syndicate.collect.clean import content_hash
@@ -20,6 +21,7 @@ from m5syndicate.models import Article, Category, Subscriber
 from m5syndicate.store import articles as article_store
 from m5syndicate.store import sources
 from m5syndicate.store import subscribers as subscriber_store
+from m5syndicate.store.schema import deliveries, subscribers
 from m5syndicate.subscribers.links import LinkSigner
 
 # 2026-11-28 09:00 in Istanbul, after the 07:00 daily run.
@@ -134,3 +136,14 @@ def run_send(
             await transport.close()
 
     return asyncio.run(go())
+
+
+def ledger_by_email(engine: Engine) -> dict[str, tuple[str, int]]:
+    """address -> (delivery state, attempts)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(subscribers.c.email, deliveries.c.state, deliveries.c.attempts).join(
+                subscribers, subscribers.c.id == deliveries.c.subscriber_id
+            )
+        )
+        return {row.email: (row.state, row.attempts) for row in rows}

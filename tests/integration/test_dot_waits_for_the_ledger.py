@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from m5syndicate.delivery.writer import OutcomeWriter
-from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store.deliveries import Outcome
-from m5syndicate.store.schema import deliveries, subscribers
-from tests.digests import add_subscribers, make_article, run_send, settings_for, store_articles
+from tests.digests import (
+    add_subscribers,
+    ledger_by_email,
+    make_article,
+    run_send,
+    settings_for,
+    store_articles,
+)
+from tests.integration.test_ledger_faults import transport
 from tests.smtpd import FaultySMTPServer
 from tests.web_support import database_url_of
 
@@ -26,16 +31,6 @@ COMMIT_TAKES = 0.25  # seconds: far longer than a message to a server on loopbac
 
 def one_connection(engine: Engine, tmp_path: Path, **delivery: Any) -> Any:
     return settings_for(database_url_of(engine), tmp_path, delivery={"concurrency": 1, **delivery})
-
-
-def rows_by_email(engine: Engine) -> dict[str, tuple[str, int]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(subscribers.c.email, deliveries.c.state, deliveries.c.attempts).join(
-                subscribers, subscribers.c.id == deliveries.c.subscriber_id
-            )
-        )
-        return {row.email: (row.state, row.attempts) for row in rows}
 
 
 def test_the_next_message_travels_during_the_commit_and_its_dot_waits(
@@ -54,8 +49,7 @@ def test_the_next_message_travels_during_the_commit_and_its_dot_waits(
 
     monkeypatch.setattr(OutcomeWriter, "write", slow_write)
     with FaultySMTPServer() as server:
-        url = server.url
-        run_send(engine, one_connection(engine, tmp_path), SmtpTransport(parse_smtp_url(url), 1, 5))
+        run_send(engine, one_connection(engine, tmp_path), transport(server.url, 1))
         received, events = server.handler.counts(), list(server.handler.events)
     assert received == dict.fromkeys(emails, 1)
     ends = [(when, address) for when, kind, address in events if kind == "END"]
@@ -65,7 +59,7 @@ def test_the_next_message_travels_during_the_commit_and_its_dot_waits(
         before = committed[ends[index - 1][1]]
         assert ends[index][0] >= before  # its dot came only after the previous commit
         assert starts[index] < before  # ...while the message itself travelled during it
-    assert set(rows_by_email(engine).values()) == {("sent", 1)}
+    assert set(ledger_by_email(engine).values()) == {("sent", 1)}
 
 
 def test_a_commit_that_fails_keeps_the_waiting_message_from_the_relay(
@@ -86,18 +80,17 @@ def test_a_commit_that_fails_keeps_the_waiting_message_from_the_relay(
     monkeypatch.setattr(OutcomeWriter, "write", first_write_fails)
     settings = one_connection(engine, tmp_path)
     with FaultySMTPServer() as server:
-        transport = SmtpTransport(parse_smtp_url(server.url), 1, 5)
         with pytest.raises(RuntimeError, match="injected"):
-            run_send(engine, settings, transport)
+            run_send(engine, settings, transport(server.url, 1))
         began = [address for _, kind, address in server.handler.events if kind == "MAIL"]
         assert len(began) == 2  # the second message was under way...
         assert server.handler.counts() == {emails[0]: 1}  # ...and never reached the relay
         # All three went back when the run closed: the first accepted but unrecorded, the
         # others untouched; no attempt counted for any.
-        assert set(rows_by_email(engine).values()) == {("pending", 0)}
+        assert set(ledger_by_email(engine).values()) == {("pending", 0)}
         monkeypatch.undo()
-        run_send(engine, settings, SmtpTransport(parse_smtp_url(server.url), 1, 5))
+        run_send(engine, settings, transport(server.url, 1))
         received = server.handler.counts()
     # The one accepted-but-unrecorded message goes again (at most one per connection).
     assert received == {emails[0]: 2, emails[1]: 1, emails[2]: 1}
-    assert set(rows_by_email(engine).values()) == {("sent", 1)}
+    assert set(ledger_by_email(engine).values()) == {("sent", 1)}

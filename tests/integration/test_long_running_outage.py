@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,6 +109,41 @@ def edition_being_sent(engine: Engine, tmp_path: Path, count: int) -> list[str]:
     return emails[1:]  # the first went to the outbox
 
 
+@dataclass
+class Running:
+    """`worker` or `run` started against the database through a forwarder."""
+
+    forwarder: Forwarder
+    server: FaultySMTPServer
+    process: subprocess.Popen[str]
+    output: str | None = None
+
+    def stop(self) -> str:
+        """Its output, once it has stopped (SIGTERM if it still runs); once only."""
+        if self.output is None:
+            self.output = finish(self.process)
+        return self.output
+
+
+@contextlib.contextmanager
+def running(engine: Engine, tmp_path: Path, grace: float, command: str) -> Iterator[Running]:
+    """``command`` ("worker" or "run") with ``[database] outage_grace_seconds`` = grace,
+    its database behind a forwarder, its relay a real SMTP server; stopped at the end."""
+    with (
+        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
+        FaultySMTPServer(Faults(delay=0.02)) as server,
+    ):
+        port = free_port()
+        url = through(forwarder, engine)
+        config = write_config(tmp_path / "m5.toml", url, server.url, grace, port)
+        extra = ("--port", str(port)) if command == "run" else ()
+        started = Running(forwarder, server, start(config, command, *extra))
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
 def needs_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the forwarder stands between the process and a PostgreSQL server")
@@ -116,22 +152,11 @@ def needs_postgresql(engine: Engine) -> None:
 def test_worker_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None:
     needs_postgresql(engine)
     left = edition_being_sent(engine, tmp_path, 120)
-    with (
-        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
-        FaultySMTPServer(Faults(delay=0.02)) as server,
-    ):
-        config = write_config(
-            tmp_path / "m5.toml", through(forwarder, engine), server.url, 30, free_port()
-        )
-        worker = start(config, "worker")
-        try:
-            cutter = cut_after(server, forwarder, 3.0)
-            cutter.join()
-            server.wait_for(len(left), timeout=60)
-        finally:
-            output = finish(worker)
-        received = server.handler.counts()
-    assert worker.returncode == 0, output
+    with running(engine, tmp_path, 30, "worker") as worker:
+        cut_after(worker.server, worker.forwarder, 3.0).join()
+        worker.server.wait_for(len(left), timeout=60)
+    output, received = worker.stop(), worker.server.handler.counts()
+    assert worker.process.returncode == 0, output
     assert "database unreachable while" in output  # the outage did hit it
     assert received == dict.fromkeys(left, 1), output  # nobody twice, nobody lost
 
@@ -139,27 +164,18 @@ def test_worker_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None
 def test_worker_stops_with_one_line_on_a_long_outage(engine: Engine, tmp_path: Path) -> None:
     needs_postgresql(engine)
     left = edition_being_sent(engine, tmp_path, 120)
-    with (
-        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
-        FaultySMTPServer(Faults(delay=0.02)) as server,
-    ):
-        config = write_config(
-            tmp_path / "m5.toml", through(forwarder, engine), server.url, 2, free_port()
-        )
-        worker = start(config, "worker")
-        try:
-            cutter = cut_after(server, forwarder, 12.0)
-            wait_for_exit(worker, 60)  # stops by itself, during the outage
-            cutter.join()
-        finally:
-            output = finish(worker)
-        first = server.handler.counts()
-        later = SmtpTransport(parse_smtp_url(server.url), CONNECTIONS, 5)
+    with running(engine, tmp_path, 2, "worker") as worker:
+        cutter = cut_after(worker.server, worker.forwarder, 12.0)
+        wait_for_exit(worker.process, 60)  # stops by itself, during the outage
+        cutter.join()
+        output = worker.stop()
+        first = worker.server.handler.counts()
+        later = SmtpTransport(parse_smtp_url(worker.server.url), CONNECTIONS, 5)
         settings = settings_for(database_url_of(engine), tmp_path)
         after_leases = datetime.now(UTC) + timedelta(minutes=5)  # its leases ran out
         run_send(engine, settings, later, now=after_leases)
-        received = server.handler.counts()
-    assert worker.returncode == 1, output
+        received = worker.server.handler.counts()
+    assert worker.process.returncode == 1, output
     stop_line = output.strip().splitlines()[-1]
     assert stop_line.startswith("error: database: unreachable for more than 2 s"), output
     assert "run the command again" in stop_line and "Traceback" not in output
@@ -178,23 +194,11 @@ def daily_subscribers(engine: Engine, count: int) -> list[str]:
 def test_run_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None:
     needs_postgresql(engine)
     emails = daily_subscribers(engine, 120)
-    with (
-        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
-        FaultySMTPServer(Faults(delay=0.02)) as server,
-    ):
-        port = free_port()
-        config = write_config(
-            tmp_path / "m5.toml", through(forwarder, engine), server.url, 30, port
-        )
-        service = start(config, "run", "--port", str(port))
-        try:
-            cutter = cut_after(server, forwarder, 3.0)
-            cutter.join()
-            server.wait_for(len(emails), timeout=90)
-        finally:
-            output = finish(service)
-        received = server.handler.counts()
-    assert service.returncode == 0, output
+    with running(engine, tmp_path, 30, "run") as service:
+        cut_after(service.server, service.forwarder, 3.0).join()
+        service.server.wait_for(len(emails), timeout=90)
+    output, received = service.stop(), service.server.handler.counts()
+    assert service.process.returncode == 0, output
     assert "database unreachable while" in output
     assert received == dict.fromkeys(emails, 1), output
 
@@ -202,22 +206,12 @@ def test_run_rides_out_a_short_outage(engine: Engine, tmp_path: Path) -> None:
 def test_run_stops_with_one_line_on_a_long_outage(engine: Engine, tmp_path: Path) -> None:
     needs_postgresql(engine)
     emails = daily_subscribers(engine, 120)
-    with (
-        Forwarder(make_url(database_url_of(engine)).port or 5432) as forwarder,
-        FaultySMTPServer(Faults(delay=0.02)) as server,
-    ):
-        port = free_port()
-        url = through(forwarder, engine)
-        config = write_config(tmp_path / "m5.toml", url, server.url, 2, port)
-        service = start(config, "run", "--port", str(port))
-        try:
-            cutter = cut_after(server, forwarder, 15.0)
-            wait_for_exit(service, 80)  # stops by itself, during the outage
-            cutter.join()
-        finally:
-            output = finish(service)
-        received: Counter[str] = server.handler.counts()
-    assert service.returncode == 1, output
+    with running(engine, tmp_path, 2, "run") as service:
+        cutter = cut_after(service.server, service.forwarder, 15.0)
+        wait_for_exit(service.process, 80)  # stops by itself, during the outage
+        cutter.join()
+    output, received = service.stop(), service.server.handler.counts()
+    assert service.process.returncode == 1, output
     last = output.strip().splitlines()[-1]
     assert "unreachable for more than 2 s" in last, output
     assert "Traceback" not in output

@@ -12,14 +12,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from m5syndicate.delivery.relay import RelayDown
 from m5syndicate.mail.smtp import SmtpTransport, parse_smtp_url
 from m5syndicate.store import editions as edition_store
-from m5syndicate.store.schema import deliveries, subscribers
-from tests.digests import add_subscribers, make_article, run_send, settings_for, store_articles
+from tests.digests import (
+    add_subscribers,
+    ledger_by_email,
+    make_article,
+    run_send,
+    settings_for,
+    store_articles,
+)
 from tests.servers import free_port
 from tests.smtpd import Faults, FaultySMTPServer
 from tests.web_support import database_url_of
@@ -27,17 +32,6 @@ from tests.web_support import database_url_of
 
 def transport(port: int) -> SmtpTransport:
     return SmtpTransport(parse_smtp_url(f"smtp://127.0.0.1:{port}?starttls=off"), 2, 5)
-
-
-def ledger(engine: Engine) -> dict[str, tuple[str, int]]:
-    """address -> (delivery state, attempts)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(subscribers.c.email, deliveries.c.state, deliveries.c.attempts).join(
-                subscribers, subscribers.c.id == deliveries.c.subscriber_id
-            )
-        )
-        return {row.email: (row.state, row.attempts) for row in rows}
 
 
 def relay_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -74,7 +68,7 @@ def test_a_relay_that_stays_away_stops_send_with_one_line_and_touches_nobody(
     with engine.connect() as conn:
         edition = edition_store.list_recent_editions(conn)[0]
     assert (edition.state, edition.pause_cause) == ("sending", "")  # not paused
-    assert ledger(engine) == dict.fromkeys(emails, ("pending", 0))  # nobody touched
+    assert ledger_by_email(engine) == dict.fromkeys(emails, ("pending", 0))  # nobody touched
 
     with FaultySMTPServer(port=port) as server:
         again = run_send(engine, settings, transport(port))
@@ -115,7 +109,7 @@ def test_a_relay_restarted_mid_send_is_ridden_out_nobody_twice_nobody_lost(
         restarter.join()
         second.controller.stop()
     received = Counter(first.handler.counts()) + Counter(second.handler.counts())
-    rows = ledger(engine)
+    rows = ledger_by_email(engine)
     assert set(received.values()) == {1}  # nobody twice
     # Nobody lost: each got it, or the relay was stopped after the end of their message
     # and before its reply (an unknown outcome, counted as sent: `unknown_outcome`).
