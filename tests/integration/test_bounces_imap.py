@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from tests.bounce_mail import ONE_EACH, returned_mails, sent_digests
+from tests.bounce_mail import ONE_EACH, Sent, returned_mails, sent_digests
 from tests.digests import SECRET, settings_for
 from tests.dovecot import (  # noqa: F401 (the fixtures)
     PASSWORD,
@@ -41,17 +41,25 @@ def bounces_env(database_url: str, mailbox: str, password: str = PASSWORD) -> di
     }
 
 
+def returned_into(
+    server: Dovecot, engine: Engine, database_url: str, tmp_path: Path
+) -> tuple[list[Sent], dict[str, str]]:
+    """Digests sent to one subscriber per bounce format, their returned mails in the
+    server's INBOX; the digests and the environment `m5syndicate bounces` reads it with."""
+    settings = settings_for(database_url, tmp_path)
+    sent = sent_digests(engine, settings, len(ONE_EACH))
+    for data in returned_mails(settings, sent).values():
+        server.deliver(data)
+    return sent, bounces_env(database_url, server.url)
+
+
 def test_bounces_command_reads_dovecot_over_tls(
     engine: Engine,
     database_url: str,
     tmp_path: Path,
     dovecot: Dovecot,  # noqa: F811
 ) -> None:
-    settings = settings_for(database_url, tmp_path)
-    sent = sent_digests(engine, settings, len(ONE_EACH))
-    for data in returned_mails(settings, sent).values():
-        dovecot.deliver(data)
-    env = bounces_env(database_url, dovecot.url)
+    sent, env = returned_into(dovecot, engine, database_url, tmp_path)
 
     result = m5("bounces", env=env)
 
@@ -113,11 +121,7 @@ def test_without_move_each_mail_is_copied_then_expunged(
     server = dovecot_without_move
     offered = capabilities(server)
     assert "MOVE" not in offered  # the COPY + STORE \Deleted (+ UID EXPUNGE) path is taken
-    settings = settings_for(database_url, tmp_path)
-    sent = sent_digests(engine, settings, len(ONE_EACH))
-    for data in returned_mails(settings, sent).values():
-        server.deliver(data)
-    env = bounces_env(database_url, server.url)
+    _, env = returned_into(server, engine, database_url, tmp_path)
 
     result = m5("bounces", env=env)
 
