@@ -109,7 +109,7 @@ class EditionRun:
         self.paused = ""  # why this run paused the edition, once it has
         self.stopped_by = ""  # why the edition stopped being sent, paused by someone else
         self.error: Exception | None = None  # what stopped the run (a template, the database)
-        self.busy = 0  # workers inside a delivery
+        self.busy = 0  # deliveries started and not yet durable on the ledger
         self.changed = asyncio.Event()  # a worker finished a message
         self.grace = parts.settings.database.outage_grace_seconds
         self.lease_deadline: datetime | None = None  # the earliest lease we hold ends
@@ -277,9 +277,7 @@ class EditionRun:
                 # (a release applies only while the row is still ours), it is claimed
                 # again with a fresh lease; left claimed, our renewer would keep it
                 # from everyone, this run included, for as long as the run lasts.
-                writer.submit(outcome_of(recipient, "released", "")).add_done_callback(
-                    self.recorded
-                )
+                self.record(writer, outcome_of(recipient, "released", ""))
                 continue
             try:
                 outcome = await self.deliver(recipient, self.go_ahead_after(recorded))
@@ -287,10 +285,15 @@ class EditionRun:
                 self.error = self.error or exc
                 self.done_with_one()
                 continue
-            recorded = writer.submit(outcome)
-            recorded.add_done_callback(self.recorded)
+            recorded = self.record(writer, outcome)
         if recorded is not None:
             await self.settled(recorded)
+
+    def record(self, writer: OutcomeWriter, outcome: Outcome) -> asyncio.Future[None]:
+        """Hand ``outcome`` to the writer; done with that delivery once it is durable."""
+        future = writer.submit(outcome)
+        future.add_done_callback(self.recorded)
+        return future
 
     def recorded(self, future: asyncio.Future[None]) -> None:
         failure = None if future.cancelled() else future.exception()
