@@ -133,7 +133,7 @@ def edition_with_ledger(engine: Engine, period_key: str, state: str, cause: str)
         edition_id = edition_store.insert_edition(conn, draft, NOW) or 0
         ledger.populate_deliveries(conn, edition_id, "daily", NOW)
         if state == "paused":
-            edition_store.set_edition_state(conn, edition_id, "sending")
+            edition_store.start_sending(conn, edition_id)
             edition_store.pause_for_relay(conn, edition_id, "20 deliveries failed in a row")
         else:
             edition_store.hold_edition(conn, edition_id, cause, f"{cause} said so", ("open",))

@@ -69,7 +69,7 @@ def test_a_hard_bounce_rate_past_the_limit_pauses_a_sending_edition(
     sent = sent_digests(engine, settings, 10)
     edition_id = sent[0].edition_id
     with engine.begin() as conn:  # the bounce comes back while the edition still goes out
-        edition_store.set_edition_state(conn, edition_id, "sending")
+        assert edition_store.reopen_done(conn, edition_id)
     verp = delivery_signer(settings)
     hard = read_mail(report(settings, sent[0], "postfix-dsn-hard.eml", "h1"), verp)
 
@@ -95,7 +95,7 @@ def test_one_complaint_in_ten_passes_the_complaint_limit(
     settings = settings_for(database_url, tmp_path)
     sent = sent_digests(engine, settings, 10)
     with engine.begin() as conn:
-        edition_store.set_edition_state(conn, sent[0].edition_id, "sending")
+        assert edition_store.reopen_done(conn, sent[0].edition_id)
     data = report(settings, sent[3], "yahoo-arf-complaint.eml", "c1")
     rec = recorder(settings, engine, pause_after_messages=10, pause_hard_rate=1.0)
     tally, _ = rec.record(read_mail(data, delivery_signer(settings)), "mailbox", NOW)

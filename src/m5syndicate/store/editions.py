@@ -162,16 +162,6 @@ def insert_edition(conn: Connection, edition: Edition, now: datetime) -> int | N
     return edition_id
 
 
-def set_edition_state(
-    conn: Connection, edition_id: int, state: str, finished_at: datetime | None = None
-) -> None:
-    conn.execute(
-        update(editions)
-        .where(editions.c.id == edition_id)
-        .values(state=state, finished_at=finished_at)
-    )
-
-
 def start_sending(conn: Connection, edition_id: int) -> bool:
     """open / sending / paused (by the relay) -> sending, the pause cleared; False when
     the edition is held (or done) and must not be sent now."""
