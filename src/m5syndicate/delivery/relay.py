@@ -17,11 +17,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from m5syndicate.delivery.outage import FIRST_WAIT, backoff
 from m5syndicate.delivery.policy import BEFORE_RECIPIENT
 from m5syndicate.errors import DeliveryError, TemporaryFailure
 
 log = logging.getLogger("m5.send")
-FIRST_WAIT, LONGEST_WAIT = 0.2, 5.0
 Send = Callable[[], Awaitable[str]]
 
 
@@ -95,11 +95,11 @@ class RelayWatch:
         log.warning("relay still unreachable after %.0f s (%s); retrying", waited, exc)
 
     async def before_probe(self) -> None:
-        """Wait (doubling, at most LONGEST_WAIT) unless told to stop."""
+        """Wait (doubling, as for the database: outage.backoff) unless told to stop."""
         try:
             await asyncio.wait_for(self.stop.wait(), timeout=self.wait)
         except TimeoutError:
-            self.wait = min(self.wait * 2, LONGEST_WAIT)
+            self.wait = backoff(self.wait)
             return
         raise Stopped
 
