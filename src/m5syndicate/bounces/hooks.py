@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import cachetools
 from cachetools import TTLCache
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -132,37 +133,20 @@ def system_trust() -> Store:
         return Store(x509.load_pem_x509_certificates(bundle.read()))
 
 
-class CertificateCache:
-    """Fetched certificates by URL, bounded and expiring; safe across threads (the web
-    app verifies in its thread pool). A failed fetch is not kept."""
-
-    def __init__(self, fetch: Fetch, size: int, ttl: float) -> None:
-        self.fetch = fetch
-        self.kept: TTLCache[str, bytes] = TTLCache(maxsize=size, ttl=ttl)
-        self.lock = threading.Lock()
-
-    def __call__(self, url: str) -> bytes:
-        with self.lock:
-            found = self.kept.get(url)
-        if found is not None:
-            return found
-        body = self.fetch(url)
-        with self.lock:
-            self.kept[url] = body
-        return body
-
-
 @dataclass(frozen=True)
 class SnsVerifier:
     fetch: Fetch  # only ever given URLs that passed check_sns_url
     trust: Store
     topics: tuple[str, ...]
     now: Callable[[], datetime]
-    certificates: CertificateCache = field(init=False)
+    certificates: Fetch = field(init=False)
 
     def __post_init__(self) -> None:
-        cache = CertificateCache(self.fetch, CERTIFICATES_KEPT, CERTIFICATE_TTL_SECONDS)
-        object.__setattr__(self, "certificates", cache)  # frozen: set once, here
+        # Kept by URL, bounded and expiring; the lock guards the cache only (the web app
+        # verifies in its thread pool), and a failed fetch is not kept.
+        kept = TTLCache[str, bytes](maxsize=CERTIFICATES_KEPT, ttl=CERTIFICATE_TTL_SECONDS)
+        cached = cachetools.cached(kept, lock=threading.Lock())(self.fetch)
+        object.__setattr__(self, "certificates", cached)  # frozen: set once, here
 
     def verify(self, message: Mapping[str, Any]) -> None:
         if message.get("TopicArn") not in self.topics:
