@@ -94,6 +94,11 @@ EDITION_STATES = ("open", "sending", "paused", "held", "done")
 PAUSE_CAUSES = ("relay", "guard_rail", "admin")
 
 
+def edition_slug(cadence: str, period_key: str) -> str:
+    """An edition's name in URLs and messages: daily-2026-11-28."""
+    return f"{cadence}-{period_key}"
+
+
 @dataclass
 class Edition:
     """A frozen set of articles for one cadence and period (see digest/editions.py)."""
@@ -112,8 +117,7 @@ class Edition:
 
     @property
     def slug(self) -> str:
-        """The edition's name in URLs and messages: daily-2026-11-28."""
-        return f"{self.cadence}-{self.period_key}"
+        return edition_slug(self.cadence, self.period_key)
 
     @property
     def pause(self) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from m5syndicate.bounces.parse import Finding, Reading
 from m5syndicate.config import BouncesSettings
+from m5syndicate.models import edition_slug
 from m5syndicate.store import bounces as bounce_store
 from m5syndicate.store import editions as edition_store
 from m5syndicate.store import subscribers as subscriber_store
@@ -151,7 +152,7 @@ class Recorder:
         paused = []
         for rates in bounce_store.edition_rates(conn, edition_ids):
             why = self.pause_reason(rates)
-            slug = f"{rates.cadence}-{rates.period_key}"
+            slug = edition_slug(rates.cadence, rates.period_key)
             reason = (
                 f"{why}; clean the list (`m5syndicate status`, the bounces), then resume it "
                 f"in the console or with `m5syndicate send --resume {slug}`"

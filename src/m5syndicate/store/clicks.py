@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from m5syndicate.models import edition_slug
 from m5syndicate.store.dialect import insert_on_conflict
 from m5syndicate.store.schema import article_clicks, articles, edition_articles, editions
 
@@ -59,7 +60,7 @@ def click_target(conn: Connection, edition_id: int, article_id: int) -> ClickTar
     ).first()
     if row is None:
         return None
-    slug = f"{row.cadence}-{row.period_key}"  # as models.Edition.slug
+    slug = edition_slug(row.cadence, row.period_key)
     return ClickTarget(row.url, row.status, row.language, slug, row.state)
 
 
