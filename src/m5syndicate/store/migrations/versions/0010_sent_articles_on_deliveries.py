@@ -92,13 +92,16 @@ def move_marks_onto_deliveries(conn: sa.Connection) -> None:
         .where(deliveries.c.id == sa.bindparam("d_id"))
         .values(sent_articles=sa.bindparam("d_articles"))
     )
-    rows = conn.execute(marks).all()
-    updates = [
-        {"d_id": delivery_id, "d_articles": " ".join(f"{a}:{h[:HASH_DIGITS]}" for _, a, h in group)}
-        for delivery_id, group in groupby(rows, key=lambda row: row[0])
-    ]
-    for start in range(0, len(updates), CHUNK):
-        conn.execute(write, updates[start : start + CHUNK])
+    rows = conn.execute(marks.execution_options(stream_results=True))  # millions: streamed
+    updates: list[dict[str, object]] = []
+    for delivery_id, group in groupby(rows, key=lambda row: row[0]):
+        carried = " ".join(f"{a}:{h[:HASH_DIGITS]}" for _, a, h in group)
+        updates.append({"d_id": delivery_id, "d_articles": carried})
+        if len(updates) == CHUNK:
+            conn.execute(write, updates)
+            updates = []
+    if updates:
+        conn.execute(write, updates)
 
 
 def downgrade() -> None:
